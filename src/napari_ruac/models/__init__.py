@@ -1,0 +1,41 @@
+"""Torch-only model code: SAM2 building, checkpoints, the RUAC Weibull head."""
+
+from .bayesian_head import WeibullMaskHead
+from .checkpoint import CheckpointError
+from .decoder import DecoderOutput, SelectedMask
+from .device import DeviceError, resolve_device
+from .download import ChecksumError, DownloadError, download_model
+from .registry import DEFAULT_MODEL, MODELS, available_models, cache_dir, get_spec
+from .ruac_model import (
+    ImageFeatures,
+    ModelInfo,
+    RUACModel,
+    build_model,
+    load_model,
+    load_ruac_weights,
+    save_ruac_checkpoint,
+)
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "CheckpointError",
+    "ChecksumError",
+    "DecoderOutput",
+    "DeviceError",
+    "DownloadError",
+    "ImageFeatures",
+    "ModelInfo",
+    "RUACModel",
+    "SelectedMask",
+    "WeibullMaskHead",
+    "available_models",
+    "build_model",
+    "cache_dir",
+    "download_model",
+    "get_spec",
+    "load_model",
+    "load_ruac_weights",
+    "resolve_device",
+    "save_ruac_checkpoint",
+]

@@ -1,0 +1,187 @@
+"""The RUAC Bayesian mask head: Weibull pixel features × Weibull fg/bg mask-token weights.
+
+It replaces SAM2's final ``hyper_in @ upscaled`` product (METHOD.md §2). The Weibull
+*means* are tied to SAM2's own tensors so that, before any RUAC training, the mean logit
+equals SAM2's logit exactly (parity at init); the learned, input-dependent Weibull
+*shapes* k are what add uncertainty.
+
+    E[z_j]   = upscaled_j + c                 (c = 0.17 makes GELU outputs positive)
+    E[W1_j]  = ReLU(h_j) + ε,  E[W0_j] = ReLU(−h_j) + ε   (h = hypernetwork output)
+    ℓ        = Σ_j (W1_j − W0_j) z_j + b,   b = −c Σ_j h_j
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import weibull
+from .uncertainty import binary_entropy, mackay_probability
+
+FEATURE_OFFSET = 0.17  # GELU(x) ≥ −0.16997 for all x
+WEIGHT_EPS = 1e-3
+
+
+@dataclass
+class WeibullParams:
+    """Shapes and scales of the two Weibull layers for one batch of selected masks."""
+
+    pixel_k: torch.Tensor  # (B, C, H, W)
+    pixel_lam: torch.Tensor  # (B, C, H, W)
+    fg_k: torch.Tensor  # (B, C)
+    fg_lam: torch.Tensor  # (B, C)
+    bg_k: torch.Tensor  # (B, C)
+    bg_lam: torch.Tensor  # (B, C)
+    bias: torch.Tensor  # (B,)
+
+
+def _inverse_softplus(x: float) -> float:
+    return float(torch.log(torch.expm1(torch.tensor(x))))
+
+
+class WeibullMaskHead(nn.Module):
+    """Predicts input-dependent Weibull shapes; computes mean logits, variance, samples, KL."""
+
+    def __init__(
+        self,
+        channels: int = 32,
+        token_dim: int = 256,
+        k_min: float = 1.0,
+        k_max: float = 60.0,
+        init_pixel_shape: float = 6.0,
+        init_token_shape: float = 6.0,
+        prior_alpha: float = 1.0,
+        prior_beta: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        self.token_dim = token_dim
+        self.k_min = k_min
+        self.k_max = k_max
+        self.prior_alpha = prior_alpha
+        self.prior_beta = prior_beta
+        self.init_pixel_shape = init_pixel_shape
+        self.init_token_shape = init_token_shape
+        # local shapes: a 3×3 context (boundary-aware) then a 1×1 projection, per channel
+        self.pixel_shape_net = nn.Sequential(
+            nn.Conv2d(channels, channels, kernel_size=3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(channels, channels, kernel_size=1),
+        )
+        # global shapes: one k per (fg/bg row, channel) from the mask token
+        self.token_shape_net = nn.Sequential(
+            nn.Linear(token_dim, token_dim // 2),
+            nn.GELU(),
+            nn.Linear(token_dim // 2, 2 * channels),
+        )
+        self.reset_parameters()
+
+    def config(self) -> dict:
+        """Hyper-parameters needed to rebuild this head (stored in RUAC checkpoints)."""
+        return dict(
+            channels=self.channels,
+            token_dim=self.token_dim,
+            k_min=self.k_min,
+            k_max=self.k_max,
+            init_pixel_shape=self.init_pixel_shape,
+            init_token_shape=self.init_token_shape,
+            prior_alpha=self.prior_alpha,
+            prior_beta=self.prior_beta,
+        )
+
+    def reset_parameters(self) -> None:
+        """Small weights and a bias that puts every k near its init value."""
+        for module in list(self.pixel_shape_net) + list(self.token_shape_net):
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+        nn.init.constant_(self.pixel_shape_net[-1].bias, _inverse_softplus(self.init_pixel_shape - self.k_min))
+        nn.init.constant_(self.token_shape_net[-1].bias, _inverse_softplus(self.init_token_shape - self.k_min))
+
+    def _shape(self, raw: torch.Tensor) -> torch.Tensor:
+        return (self.k_min + F.softplus(raw)).clamp(max=self.k_max)
+
+    def params(self, upscaled: torch.Tensor, hyper_in: torch.Tensor, mask_token: torch.Tensor) -> WeibullParams:
+        """Weibull parameters for selected masks.
+
+        upscaled: (B, C, H, W) SAM2 pixel features; hyper_in: (B, C) hypernetwork output;
+        mask_token: (B, D) the decoder's output token of the selected mask.
+        """
+        pixel_mean = (upscaled + FEATURE_OFFSET).clamp_min(1e-6)
+        pixel_k = self._shape(self.pixel_shape_net(upscaled))
+        token_k = self._shape(self.token_shape_net(mask_token)).view(-1, 2, self.channels)
+        fg_k, bg_k = token_k[:, 0], token_k[:, 1]
+        fg_mean = F.relu(hyper_in) + WEIGHT_EPS
+        bg_mean = F.relu(-hyper_in) + WEIGHT_EPS
+        return WeibullParams(
+            pixel_k=pixel_k,
+            pixel_lam=weibull.scale_from_mean(pixel_k, pixel_mean),
+            fg_k=fg_k,
+            fg_lam=weibull.scale_from_mean(fg_k, fg_mean),
+            bg_k=bg_k,
+            bg_lam=weibull.scale_from_mean(bg_k, bg_mean),
+            bias=-FEATURE_OFFSET * hyper_in.sum(dim=-1),
+        )
+
+    @staticmethod
+    def mean_logit(p: WeibullParams) -> torch.Tensor:
+        """E[ℓ] with Weibull means: equals SAM2's ``hyper_in @ upscaled`` at init. (B, H, W)."""
+        d_mean = weibull.mean(p.fg_k, p.fg_lam) - weibull.mean(p.bg_k, p.bg_lam)
+        z_mean = weibull.mean(p.pixel_k, p.pixel_lam)
+        return torch.einsum("bc,bchw->bhw", d_mean, z_mean) + p.bias[:, None, None]
+
+    @staticmethod
+    def logit_variance(p: WeibullParams, simplified: bool = False) -> torch.Tensor:
+        """Var(ℓ) with d_j, z_j independent. Full: Σ E[d²]E[z²] − E[d]²E[z]²; simplified: Σ Var d · Var z."""
+        fg_mean, bg_mean = weibull.mean(p.fg_k, p.fg_lam), weibull.mean(p.bg_k, p.bg_lam)
+        d_mean = fg_mean - bg_mean
+        d_var = fg_mean**2 * weibull.relative_variance(p.fg_k) + bg_mean**2 * weibull.relative_variance(p.bg_k)
+        z_mean_sq = weibull.mean(p.pixel_k, p.pixel_lam) ** 2
+        z_var = z_mean_sq * weibull.relative_variance(p.pixel_k)
+        if simplified:
+            return torch.einsum("bc,bchw->bhw", d_var, z_var)
+        # E[d²]E[z²] − E[d]²E[z]² = Var d·(E[z]² + Var z) + E[d]²·Var z
+        return torch.einsum("bc,bchw->bhw", d_var, z_mean_sq + z_var) + torch.einsum(
+            "bc,bchw->bhw", d_mean**2, z_var
+        )
+
+    @staticmethod
+    def sample_logits(p: WeibullParams, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Monte Carlo logits ℓ_s = Σ_j (W1 − W0)_j z_j + b. (S, B, H, W)."""
+        logits = []
+        for _ in range(num_samples):
+            z = weibull.sample(p.pixel_k, p.pixel_lam, generator)
+            d = weibull.sample(p.fg_k, p.fg_lam, generator) - weibull.sample(p.bg_k, p.bg_lam, generator)
+            logits.append(torch.einsum("bc,bchw->bhw", d, z) + p.bias[:, None, None])
+        return torch.stack(logits, dim=0)
+
+    def kl(self, p: WeibullParams) -> torch.Tensor:
+        """Mean KL of all Weibull variables to the Gamma(α, β) prior (a scalar)."""
+        kl_pixel = weibull.kl_to_gamma(p.pixel_k, p.pixel_lam, self.prior_alpha, self.prior_beta).mean()
+        kl_fg = weibull.kl_to_gamma(p.fg_k, p.fg_lam, self.prior_alpha, self.prior_beta).mean()
+        kl_bg = weibull.kl_to_gamma(p.bg_k, p.bg_lam, self.prior_alpha, self.prior_beta).mean()
+        return kl_pixel + 0.5 * (kl_fg + kl_bg)
+
+    # ---- maps ---------------------------------------------------------------------------
+    def analytic(self, p: WeibullParams, simplified: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean logit, MacKay probability, entropy uncertainty): one pass, no sampling."""
+        m = self.mean_logit(p)
+        v = self.logit_variance(p, simplified=simplified)
+        probability = mackay_probability(m, v)
+        return m, probability, binary_entropy(probability)
+
+    def monte_carlo(
+        self, p: WeibullParams, num_samples: int = 20, generator: torch.Generator | None = None, chunk: int = 4
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean logit, P̄ over samples, H(P̄)) with samples drawn in chunks to bound memory."""
+        total = torch.zeros_like(p.pixel_lam[:, 0])
+        done = 0
+        while done < num_samples:
+            n = min(chunk, num_samples - done)
+            total = total + torch.sigmoid(self.sample_logits(p, n, generator)).sum(dim=0)
+            done += n
+        mean_probability = total / num_samples
+        return self.mean_logit(p), mean_probability, binary_entropy(mean_probability)

@@ -1,0 +1,371 @@
+"""``RUACModel``: a SAM2 model plus the RUAC Weibull head (and optional extra heads), and
+``load_model`` that builds it from a registry name, an official checkpoint, or our format."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from . import checkpoint as ckpt
+from .bayesian_head import WeibullMaskHead
+from .decoder import DecoderOutput, SelectedMask, decode_masks, select_token_index
+from .device import resolve_device
+from .download import ProgressCallback, download_model
+from .registry import MODELS, DEFAULT_MODEL, get_spec
+from .sam2_build import build_sam2_from_config, feature_sizes, load_config, with_image_size
+
+_EXTRA_PREFIXES = ("napari_ruac.", "ruac_training.")
+
+
+@dataclass
+class ImageFeatures:
+    """Image-encoder output for B images: the 1/16 embedding and the 1/4, 1/8 high-res maps."""
+
+    image_embed: torch.Tensor
+    high_res: list[torch.Tensor]
+
+    def to(self, device: torch.device | str) -> "ImageFeatures":
+        return ImageFeatures(self.image_embed.to(device), [f.to(device) for f in self.high_res])
+
+    def index(self, i: int) -> "ImageFeatures":
+        return ImageFeatures(self.image_embed[i : i + 1], [f[i : i + 1] for f in self.high_res])
+
+    @property
+    def nbytes(self) -> int:
+        tensors = [self.image_embed, *self.high_res]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass
+class ModelInfo:
+    """What a model is and where its weights came from (shown by the CLI and GUI)."""
+
+    name: str
+    sam2_config: dict
+    image_size: int
+    base_model: str | None = None
+    source: str = "random"
+    pretrained: bool = False
+    ruac_trained: bool = False
+    notes: dict = field(default_factory=dict)
+
+
+class RUACModel(nn.Module):
+    """SAM2 + Weibull head; every method of the predictor API runs on top of this."""
+
+    def __init__(self, sam2: nn.Module, head: WeibullMaskHead, info: ModelInfo) -> None:
+        super().__init__()
+        self.sam2 = sam2
+        self.head = head
+        self.extras = nn.ModuleDict()
+        self.info = info
+
+    # ---- properties ------------------------------------------------------------------
+    @property
+    def image_size(self) -> int:
+        return int(self.sam2.image_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.sam2.parameters()).device
+
+    @property
+    def feature_sizes(self) -> list[tuple[int, int]]:
+        return feature_sizes(self.image_size)
+
+    @property
+    def low_res_size(self) -> int:
+        return self.image_size // 4
+
+    def signature(self) -> str:
+        """Identifies weights + config, for embedding caches."""
+        return f"{self.info.name}|{self.info.source}|{self.image_size}|{id(self.sam2)}"
+
+    # ---- extras ----------------------------------------------------------------------
+    def attach(self, name: str, module: nn.Module) -> None:
+        """Add an optional head (variance net, fusion, Laplace posterior); it must have ``config()``."""
+        if not callable(getattr(module, "config", None)):
+            raise TypeError(f"extra head {name!r} needs a config() method so checkpoints can rebuild it")
+        self.extras[name] = module.to(self.device)
+
+    def config(self) -> dict:
+        """Everything needed to rebuild this model's architecture (weights go separately)."""
+        extras = {
+            name: {"class": f"{type(m).__module__}:{type(m).__qualname__}", "config": m.config()}
+            for name, m in self.extras.items()
+        }
+        return {
+            "name": self.info.name,
+            "base_model": self.info.base_model,
+            "image_size": self.image_size,
+            "sam2_config": self.info.sam2_config,
+            "head": self.head.config(),
+            "extras": extras,
+        }
+
+    # ---- the three stages of SAM2 ----------------------------------------------------
+    def encode_image(self, batch: torch.Tensor) -> ImageFeatures:
+        """(B, 3, S, S) normalised images → features (same as SAM2ImagePredictor.set_image)."""
+        sam = self.sam2
+        backbone_out = sam.forward_image(batch)
+        _, vision_feats, _, _ = sam._prepare_backbone_features(backbone_out)
+        if sam.directly_add_no_mem_embed:
+            vision_feats[-1] = vision_feats[-1] + sam.no_mem_embed
+        b = batch.shape[0]
+        feats = [
+            feat.permute(1, 2, 0).reshape(b, -1, *size)
+            for feat, size in zip(vision_feats[::-1], self.feature_sizes[::-1])
+        ][::-1]
+        return ImageFeatures(image_embed=feats[-1], high_res=feats[:-1])
+
+    def encode_prompts(
+        self,
+        points: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        boxes: torch.Tensor | None = None,
+        mask_input: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompts in model pixel coordinates → (sparse, dense) embeddings. Boxes become two
+        corner points with labels 2, 3 placed before the clicks, as SAM2 does."""
+        concat = None
+        if points is not None:
+            concat = (points, labels)
+        if boxes is not None:
+            box_coords = boxes.reshape(-1, 2, 2)
+            box_labels = torch.tensor([[2, 3]], dtype=torch.int, device=boxes.device).repeat(boxes.shape[0], 1)
+            if concat is not None:
+                concat = (torch.cat([box_coords, concat[0]], dim=1), torch.cat([box_labels, concat[1]], dim=1))
+            else:
+                concat = (box_coords, box_labels)
+        return self.sam2.sam_prompt_encoder(points=concat, boxes=None, masks=mask_input)
+
+    def decode(
+        self,
+        features: ImageFeatures,
+        sparse: torch.Tensor,
+        dense: torch.Tensor,
+        multimask: bool,
+        repeat_image: bool | None = None,
+    ) -> tuple[DecoderOutput, SelectedMask]:
+        """Run the mask decoder for B prompts and pick SAM2's output token per prompt."""
+        if repeat_image is None:
+            repeat_image = features.image_embed.shape[0] == 1 and sparse.shape[0] > 1
+        decoder = self.sam2.sam_mask_decoder
+        out = decode_masks(
+            decoder,
+            image_embeddings=features.image_embed,
+            image_pe=self.sam2.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            repeat_image=repeat_image,
+            high_res_features=features.high_res,
+        )
+        return out, out.select(select_token_index(decoder, out, multimask))
+
+    def weibull(self, selected: SelectedMask):
+        return self.head.params(selected.upscaled, selected.hyper_in, selected.mask_token)
+
+
+# ---- loading --------------------------------------------------------------------------
+def _new_head(config: dict | None) -> WeibullMaskHead:
+    return WeibullMaskHead(**(config or {}))
+
+
+def _build_extra(name: str, spec: dict) -> nn.Module:
+    target = spec.get("class", "")
+    module_name, _, class_name = target.partition(":")
+    if not module_name.startswith(_EXTRA_PREFIXES) or not class_name:
+        raise ckpt.CheckpointError(f"extra head {name!r} names class {target!r}, which napari-ruac will not import.")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ckpt.CheckpointError(f"extra head {name!r} needs {target}, which is not available: {exc}") from exc
+    return cls(**spec.get("config", {}))
+
+
+def build_model(
+    sam2_config: str | dict,
+    name: str,
+    image_size: int | None = None,
+    device: torch.device | str = "cpu",
+    head_config: dict | None = None,
+    base_model: str | None = None,
+) -> RUACModel:
+    """A RUACModel with random SAM2 weights and a fresh head (nothing loaded)."""
+    cfg = with_image_size(load_config(sam2_config), image_size)
+    sam = build_sam2_from_config(cfg, device=device)
+    info = ModelInfo(name=name, sam2_config=cfg, image_size=int(sam.image_size), base_model=base_model)
+    return RUACModel(sam, _new_head(head_config), info).to(device).eval()
+
+
+def _split_state(state: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    parts: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        prefix, _, rest = key.partition(".")
+        if prefix == "extras":
+            extra, _, rest = rest.partition(".")
+            prefix = f"extras.{extra}"
+        parts.setdefault(prefix, {})[rest] = value
+    return parts
+
+
+def _load_ruac(path: Path, device: torch.device, pretrained: bool, progress: ProgressCallback | None) -> RUACModel:
+    config = ckpt.read_ruac_config(path)
+    weights_path, _ = ckpt.ruac_paths(path)
+    state = ckpt.read_safetensors(weights_path)
+    parts = _split_state(state)
+    base = config.get("base_model")
+    model = build_model(
+        config["sam2_config"],
+        name=config.get("name") or path.stem,
+        device="cpu",
+        head_config=config.get("head"),
+        base_model=base,
+    )
+    if "sam2" in parts:
+        ckpt.load_into(model.sam2, parts["sam2"], str(weights_path), "SAM2 architecture in its config")
+        model.info.pretrained = True
+    elif base and pretrained:
+        base_state = ckpt.sam2_state_from(ckpt.read_torch_file(download_model(base, progress)), base)
+        _load_base(model, base_state, base, config)
+    if "head" in parts:
+        ckpt.load_into(model.head, parts["head"], str(weights_path), "RUAC Weibull head")
+        model.info.ruac_trained = True
+    for name, spec in (config.get("extras") or {}).items():
+        extra = _build_extra(name, spec)
+        if f"extras.{name}" in parts:
+            ckpt.load_into(extra, parts[f"extras.{name}"], str(weights_path), f"extra head {name!r}")
+        model.attach(name, extra)
+    decoder_state = parts.get("decoder")
+    if decoder_state:  # fine-tuned mask decoder stored over an official base model
+        ckpt.load_into(model.sam2.sam_mask_decoder, decoder_state, str(weights_path), "SAM2 mask decoder")
+    model.info.source = str(weights_path)
+    model.info.notes.update(config.get("notes") or {})
+    return model.to(device).eval()
+
+
+def _load_base(model: RUACModel, state: dict, source: str, config: dict | None = None) -> None:
+    ckpt.load_into(model.sam2, state, source, f"SAM2 architecture of {model.info.name!r}")
+    model.info.pretrained = True
+
+
+def load_model(
+    model: str | Path = DEFAULT_MODEL,
+    device: str | torch.device | None = None,
+    pretrained: bool = True,
+    image_size: int | None = None,
+    config: str | dict | None = None,
+    ruac_checkpoint: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> RUACModel:
+    """Build a model ready for the predictors.
+
+    ``model``: a registry name (``sam2.1_hiera_tiny``, ``tiny``…), an official SAM2 ``.pt``
+    (then ``config`` names its architecture unless the file name is a registry name), or a
+    napari-ruac checkpoint (``.safetensors``/``.json`` pair, or their folder).
+    ``pretrained=False`` builds the same architecture with random weights (tests, benchmarks).
+    ``ruac_checkpoint`` adds trained RUAC head/decoder weights on top of a SAM2 model.
+    """
+    dev = resolve_device(device)
+    text = str(model)
+    path = Path(text).expanduser()
+    if ckpt.is_ruac_checkpoint(path):
+        result = _load_ruac(path, torch.device("cpu"), pretrained, progress)
+        if image_size is not None and image_size != result.image_size:
+            raise ValueError(f"{path} was trained at image size {result.image_size}; it cannot run at {image_size}.")
+    elif path.suffix in (".pt", ".pth", ".ckpt") or path.is_file():
+        if not path.is_file():
+            raise ckpt.CheckpointError(f"checkpoint {path} does not exist.")
+        obj = ckpt.read_torch_file(path)
+        if isinstance(obj, dict) and isinstance(obj.get("ruac_config"), dict):
+            result = _from_training_checkpoint(obj, path)
+        else:
+            if config is None:
+                try:
+                    spec = get_spec(path.name)
+                except KeyError:
+                    raise ckpt.CheckpointError(
+                        f"cannot tell which SAM2 architecture {path.name} is: pass config= (e.g. "
+                        "'configs/sam2.1/sam2.1_hiera_t.yaml') or name the file like an official checkpoint."
+                    ) from None
+                config, name = spec.config, spec.name
+            else:
+                name = path.stem
+            result = build_model(config, name=name, image_size=image_size, base_model=None)
+            if pretrained:
+                _load_base(result, ckpt.sam2_state_from(obj, path), str(path))
+                result.info.source = str(path)
+    else:
+        spec = get_spec(text)
+        result = build_model(spec.config, name=spec.name, image_size=image_size, base_model=spec.name)
+        if pretrained:
+            file = download_model(spec.name, progress)
+            _load_base(result, ckpt.sam2_state_from(ckpt.read_torch_file(file), file), str(file))
+            result.info.source = str(file)
+    if ruac_checkpoint is not None:
+        load_ruac_weights(result, ruac_checkpoint)
+    return result.to(dev).eval()
+
+
+def _from_training_checkpoint(obj: dict, path: Path) -> RUACModel:
+    """A resumable checkpoint written by ``ruac_training`` (``ruac_config`` + ``model`` state)."""
+    config = obj["ruac_config"]
+    model = build_model(config["sam2_config"], name=config.get("name", path.stem), head_config=config.get("head"))
+    for name, spec in (config.get("extras") or {}).items():
+        model.attach(name, _build_extra(name, spec))
+    state = obj.get("model")
+    if not isinstance(state, dict):
+        raise ckpt.CheckpointError(f"{path} has a ruac_config but no 'model' state dict.")
+    ckpt.load_into(model, state, str(path), "model described by its ruac_config")
+    model.info.pretrained = model.info.ruac_trained = True
+    model.info.source = str(path)
+    return model
+
+
+def load_ruac_weights(model: RUACModel, path: str | Path) -> None:
+    """Load trained head (+ decoder, + extras) weights from a napari-ruac checkpoint into ``model``."""
+    path = Path(path)
+    if not ckpt.is_ruac_checkpoint(path):
+        raise ckpt.CheckpointError(f"{path} is not a napari-ruac checkpoint (.safetensors + .json).")
+    config = ckpt.read_ruac_config(path)
+    weights_path, _ = ckpt.ruac_paths(path)
+    parts = _split_state(ckpt.read_safetensors(weights_path))
+    if "head" not in parts:
+        raise ckpt.CheckpointError(f"{weights_path} holds no RUAC head weights.")
+    if config.get("head"):
+        new_head = _new_head(config["head"]).to(model.device)
+        model.head = new_head
+    ckpt.load_into(model.head, parts["head"], str(weights_path), "RUAC Weibull head")
+    if "sam2" in parts:
+        ckpt.load_into(model.sam2, parts["sam2"], str(weights_path), f"SAM2 model {model.info.name!r}")
+    if "decoder" in parts:
+        ckpt.load_into(model.sam2.sam_mask_decoder, parts["decoder"], str(weights_path), "SAM2 mask decoder")
+    for name, spec in (config.get("extras") or {}).items():
+        extra = _build_extra(name, spec)
+        if f"extras.{name}" in parts:
+            ckpt.load_into(extra, parts[f"extras.{name}"], str(weights_path), f"extra head {name!r}")
+        model.attach(name, extra)
+    model.info.ruac_trained = True
+    model.info.notes["ruac_checkpoint"] = str(weights_path)
+
+
+def save_ruac_checkpoint(
+    model: RUACModel, path: str | Path, include_sam2: bool = True, notes: dict | None = None
+) -> tuple[Path, Path]:
+    """Write ``model`` in our format. ``include_sam2=False`` stores head, decoder and extras only
+    (small; the base SAM2 weights then come from the registry model ``info.base_model``)."""
+    state = model.state_dict()
+    if not include_sam2:
+        if not model.info.base_model:
+            raise ValueError("include_sam2=False needs a model built from a registry base model.")
+        decoder = {f"decoder.{k}": v for k, v in model.sam2.sam_mask_decoder.state_dict().items()}
+        state = {k: v for k, v in state.items() if not k.startswith("sam2.")}
+        state.update(decoder)
+    config = model.config()
+    config["notes"] = {**model.info.notes, **(notes or {})}
+    return ckpt.write_ruac_checkpoint(path, state, config)

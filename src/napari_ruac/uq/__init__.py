@@ -1,0 +1,32 @@
+"""Uncertainty methods, all behind one interface (``base.Method``), selected by name.
+
+Importing this package registers every method: ``sam2``, ``ruac``, ``ruac-mc`` and the
+UncertSAM baselines.
+"""
+
+from .base import (
+    HeadMethod,
+    Method,
+    MethodContext,
+    MethodOptions,
+    MethodOutput,
+    PromptBatch,
+    UnknownMethodError,
+    available_methods,
+    get_method,
+    register_method,
+)
+from . import confidence, ruac  # noqa: F401  (registration)
+
+__all__ = [
+    "HeadMethod",
+    "Method",
+    "MethodContext",
+    "MethodOptions",
+    "MethodOutput",
+    "PromptBatch",
+    "UnknownMethodError",
+    "available_methods",
+    "get_method",
+    "register_method",
+]

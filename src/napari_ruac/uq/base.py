@@ -1,0 +1,152 @@
+"""The one interface every uncertainty method implements, and the registry of methods by name.
+
+A method turns (model, cached image features, prompts) into low-resolution maps in the
+model's square frame: mask logit, probability P̄ and uncertainty U = H(P̄) in [0, 1].
+The predictors upsample them to the image; so the GUI and CLI never branch on a method.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..models.decoder import SelectedMask
+from ..models.ruac_model import ImageFeatures, RUACModel
+
+
+@dataclass
+class PromptBatch:
+    """B prompts in model pixel coordinates (the square frame of side ``model.image_size``)."""
+
+    points: torch.Tensor | None = None  # (B, N, 2) float, x then y
+    labels: torch.Tensor | None = None  # (B, N) int: 1 foreground, 0 background
+    boxes: torch.Tensor | None = None  # (B, 4) float: x0, y0, x1, y1
+    mask_input: torch.Tensor | None = None  # (B, 1, S/4, S/4) logits of an earlier prediction
+    multimask: bool = False  # SAM2's choice: True for one ambiguous click
+
+    @property
+    def size(self) -> int:
+        for t in (self.boxes, self.points, self.mask_input):
+            if t is not None:
+                return int(t.shape[0])
+        return 0
+
+    def index(self, rows: slice | torch.Tensor) -> "PromptBatch":
+        pick = lambda t: None if t is None else t[rows]  # noqa: E731
+        return PromptBatch(pick(self.points), pick(self.labels), pick(self.boxes), pick(self.mask_input), self.multimask)
+
+    def repeat(self, n: int) -> "PromptBatch":
+        """Each prompt repeated n times (prompt-major), e.g. for n samples per prompt."""
+        rep = lambda t: None if t is None else t.repeat_interleave(n, dim=0)  # noqa: E731
+        return PromptBatch(rep(self.points), rep(self.labels), rep(self.boxes), rep(self.mask_input), self.multimask)
+
+
+@dataclass
+class MethodOptions:
+    """Knobs shared by the methods; each method reads the ones it understands."""
+
+    num_samples: int | None = None  # None: the method's default
+    seed: int = 0
+    batch_size: int = 8
+    simplified_variance: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def samples(self, default: int) -> int:
+        n = default if self.num_samples is None else int(self.num_samples)
+        if n < 1:
+            raise ValueError(f"num_samples must be ≥ 1, got {n}")
+        return n
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        gen = torch.Generator(device=device if device.type != "mps" else "cpu")
+        gen.manual_seed(int(self.seed))
+        return gen
+
+
+@dataclass
+class MethodContext:
+    """What a method may use: the model, the image's cached features, the model-frame image."""
+
+    model: RUACModel
+    features: ImageFeatures  # batch 1
+    image: torch.Tensor | None  # (1, 3, S, S) normalised model input (for re-encoding methods)
+    options: MethodOptions
+
+
+@dataclass
+class MethodOutput:
+    """Low-resolution results for B prompts, in the model's square frame."""
+
+    mask_logit: torch.Tensor  # (B, h, w) logit whose sign gives the mask
+    probability: torch.Tensor  # (B, h, w) P̄ in [0, 1]
+    uncertainty: torch.Tensor  # (B, h, w) in [0, 1]
+    iou: torch.Tensor  # (B,)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Method(ABC):
+    """An uncertainty method of the predictor API, selected by ``name``."""
+
+    name: str = ""
+    description: str = ""
+    supports_volume: bool = True  # whether VolumePredictor can run it slice by slice
+
+    @abstractmethod
+    def run(self, ctx: MethodContext, prompts: PromptBatch) -> MethodOutput: ...
+
+    def __repr__(self) -> str:
+        return f"<method {self.name}>"
+
+
+class HeadMethod(Method):
+    """A method that needs one decoder pass: it only reads the decoder's selected mask.
+
+    VolumePredictor uses ``apply`` on every propagated slice; ``run`` decodes then applies.
+    """
+
+    @abstractmethod
+    def apply(
+        self, model: RUACModel, selected: SelectedMask, options: MethodOptions
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mask logit, probability, uncertainty), each (B, h, w)."""
+
+    def run(self, ctx: MethodContext, prompts: PromptBatch) -> MethodOutput:
+        outputs = []
+        for start in range(0, prompts.size, max(1, ctx.options.batch_size)):
+            chunk = prompts.index(slice(start, start + ctx.options.batch_size))
+            sparse, dense = ctx.model.encode_prompts(chunk.points, chunk.labels, chunk.boxes, chunk.mask_input)
+            _, selected = ctx.model.decode(ctx.features, sparse, dense, multimask=chunk.multimask)
+            logit, probability, uncertainty = self.apply(ctx.model, selected, ctx.options)
+            outputs.append((logit, probability, uncertainty, selected.iou, selected.object_score))
+        cat = lambda i: torch.cat([o[i] for o in outputs], dim=0)  # noqa: E731
+        return MethodOutput(cat(0), cat(1), cat(2), cat(3), extras={"object_score": cat(4)})
+
+
+_METHODS: dict[str, Method] = {}
+
+
+class UnknownMethodError(ValueError):
+    pass
+
+
+def register_method(method: Method) -> Method:
+    """Make ``method`` available by its name to every predictor, the CLI and the GUI."""
+    if not method.name:
+        raise ValueError("a method needs a name")
+    _METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str | Method) -> Method:
+    if isinstance(name, Method):
+        return name
+    if name not in _METHODS:
+        raise UnknownMethodError(f"unknown method {name!r}; available: {', '.join(available_methods())}")
+    return _METHODS[name]
+
+
+def available_methods() -> list[str]:
+    return list(_METHODS)

@@ -1,0 +1,1 @@
+"""Training RUAC (Bayesian decoder + style/deformation attackers) on your own data."""
