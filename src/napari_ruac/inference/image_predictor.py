@@ -96,9 +96,14 @@ class ImagePredictor:
         mask_input: np.ndarray | None = None,
         multimask: bool | None = None,
         method: str | None = None,
+        refine: bool = False,
         **options,
     ) -> Prediction:
-        """Segment one object from a box and/or points (x = column, y = row, image pixels)."""
+        """Segment one object from a box and/or points (x = column, y = row, image pixels).
+
+        ``refine=True`` runs the dense-fusion refinement (a second decoder pass fed with the
+        first pass's probability and uncertainty); it needs a model with a trained fusion head.
+        """
         return self.predict_batch(
             boxes=None if box is None else [box],
             points=None if points is None else [points],
@@ -106,6 +111,7 @@ class ImagePredictor:
             mask_input=mask_input,
             multimask=multimask,
             method=method,
+            refine=refine,
             **options,
         )[0]
 
@@ -118,6 +124,7 @@ class ImagePredictor:
         mask_input: np.ndarray | None = None,
         multimask: bool | None = None,
         method: str | None = None,
+        refine: bool = False,
         **options,
     ) -> list[Prediction]:
         """Several objects of the same image at once (batched through the decoder)."""
@@ -136,7 +143,13 @@ class ImagePredictor:
         opts = self.options if not options else _merge_options(self.options, options)
         ctx = MethodContext(model=self.model, features=self._features, image=self._model_input, options=opts)
         output = chosen.run(ctx, prompts)
-        return to_predictions(output, self._image_hw, chosen.name)
+        name = chosen.name
+        if refine:
+            from ..uq.fusion import refine_output  # the dense-fusion refinement (UncertSAM)
+
+            output = refine_output(ctx, prompts, output)
+            name = f"{name}+refine"
+        return to_predictions(output, self._image_hw, name)
 
 
 _OPTION_FIELDS = ("num_samples", "seed", "batch_size", "simplified_variance")
