@@ -10,6 +10,6 @@ Three lines from image to mask and uncertainty::
 __version__ = "0.1.0"
 
 from .models import load_model  # noqa: E402
-from .inference import ImagePredictor, Prediction  # noqa: E402
+from .inference import ImagePredictor, Prediction, VolumePredictor  # noqa: E402
 
-__all__ = ["ImagePredictor", "Prediction", "__version__", "load_model"]
+__all__ = ["ImagePredictor", "Prediction", "VolumePredictor", "__version__", "load_model"]

@@ -15,3 +15,7 @@ __all__ = [
     "Prediction",
     "PromptError",
 ]
+
+from .volume_predictor import SliceResult, VolumePredictor, VolumeResult  # noqa: E402
+
+__all__ += ["SliceResult", "VolumePredictor", "VolumeResult"]

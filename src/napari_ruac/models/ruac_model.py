@@ -24,20 +24,27 @@ _EXTRA_PREFIXES = ("napari_ruac.", "ruac_training.")
 
 @dataclass
 class ImageFeatures:
-    """Image-encoder output for B images: the 1/16 embedding and the 1/4, 1/8 high-res maps."""
+    """Image-encoder output for B images: the 1/16 embedding the decoder reads (with SAM2's
+    no-memory embedding added), the 1/4 and 1/8 high-res maps, and the raw 1/16 backbone
+    map that video-style propagation conditions on memory (None when not needed)."""
 
     image_embed: torch.Tensor
     high_res: list[torch.Tensor]
+    backbone_embed: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "ImageFeatures":
-        return ImageFeatures(self.image_embed.to(device), [f.to(device) for f in self.high_res])
+        raw = None if self.backbone_embed is None else self.backbone_embed.to(device)
+        return ImageFeatures(self.image_embed.to(device), [f.to(device) for f in self.high_res], raw)
 
     def index(self, i: int) -> "ImageFeatures":
-        return ImageFeatures(self.image_embed[i : i + 1], [f[i : i + 1] for f in self.high_res])
+        raw = None if self.backbone_embed is None else self.backbone_embed[i : i + 1]
+        return ImageFeatures(self.image_embed[i : i + 1], [f[i : i + 1] for f in self.high_res], raw)
 
     @property
     def nbytes(self) -> int:
         tensors = [self.image_embed, *self.high_res]
+        if self.backbone_embed is not None:
+            tensors.append(self.backbone_embed)
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -114,14 +121,23 @@ class RUACModel(nn.Module):
         sam = self.sam2
         backbone_out = sam.forward_image(batch)
         _, vision_feats, _, _ = sam._prepare_backbone_features(backbone_out)
+        b = batch.shape[0]
+        raw = vision_feats[-1].permute(1, 2, 0).reshape(b, -1, *self.feature_sizes[-1])
         if sam.directly_add_no_mem_embed:
             vision_feats[-1] = vision_feats[-1] + sam.no_mem_embed
-        b = batch.shape[0]
         feats = [
             feat.permute(1, 2, 0).reshape(b, -1, *size)
             for feat, size in zip(vision_feats[::-1], self.feature_sizes[::-1])
         ][::-1]
-        return ImageFeatures(image_embed=feats[-1], high_res=feats[:-1])
+        return ImageFeatures(image_embed=feats[-1], high_res=feats[:-1], backbone_embed=raw)
+
+    def position_encoding(self) -> torch.Tensor:
+        """The sine position encoding of the 1/16 feature map (the same for every image), (1, C, h, w)."""
+        if getattr(self, "_position_encoding", None) is None or self._position_encoding.device != self.device:
+            h, w = self.feature_sizes[-1]
+            dummy = torch.zeros(1, self.sam2.hidden_dim, h, w, device=self.device)
+            self._position_encoding = self.sam2.image_encoder.neck.position_encoding(dummy).to(dummy.dtype)
+        return self._position_encoding
 
     def encode_prompts(
         self,

@@ -92,10 +92,10 @@ def build_sam2_from_config(
         extra = dict(model_cfg.get("sam_mask_decoder_extra_args") or {})
         extra.update(DECODER_POSTPROCESSING)
         model_cfg["sam_mask_decoder_extra_args"] = extra
+    if postprocessing:  # as build_sam2_video_predictor: clicked masks enter memory binarised
+        model_cfg["binarize_mask_from_pts_for_mem_enc"] = True
     if video:
         model_cfg["_target_"] = "sam2.sam2_video_predictor.SAM2VideoPredictor"
-        if postprocessing:
-            model_cfg["binarize_mask_from_pts_for_mem_enc"] = True
     try:
         model = instantiate(OmegaConf.create(model_cfg), _recursive_=True)
     except Exception as exc:  # hydra wraps the real cause; surface it plainly

@@ -1,0 +1,278 @@
+"""``VolumePredictor``: segment objects through a z-stack with SAM2's memory, with uncertainty.
+
+Slices are treated as video frames: an object prompted on one or more slices is tracked
+forward from its first prompted slice to the end, then backward to the start (SAM2's
+video semantics), fed from the array directly (no JPEG folder, no 8-bit quantisation).
+Every slice gets the chosen method's probability and uncertainty from the same decoder.
+The work is a generator: iterate to get slices as they finish, stop iterating to cancel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..models.ruac_model import ImageFeatures, RUACModel
+from ..uq import HeadMethod, MethodOptions, get_method
+from .embedding_cache import EmbeddingCache, image_digest
+from .image_predictor import _split_options
+from .prediction import upsample
+from .preprocess import ImageError, Intensity, check_image, to_model_input, to_unit_rgb
+from .prompts import PromptError, build_prompt_batch
+from .volume_tracking import ObjectTrack, track_frame
+
+
+@dataclass
+class SliceResult:
+    """One object on one slice, at the volume's in-plane resolution."""
+
+    z: int
+    object_id: int
+    mask: np.ndarray  # bool (Y, X)
+    probability: np.ndarray  # float32 (Y, X)
+    uncertainty: np.ndarray  # float32 (Y, X)
+    iou: float
+    object_score: float
+    prompted: bool
+    done: int  # slices finished so far (all objects), for progress bars
+    total: int
+
+
+@dataclass
+class VolumeResult:
+    """Assembled outputs. With several objects, ``labels`` holds their ids (a voxel goes to the
+    most probable object), ``uncertainty`` the per-voxel maximum over objects."""
+
+    mask: np.ndarray  # bool (Z, Y, X): any object
+    labels: np.ndarray  # int32 (Z, Y, X)
+    probability: np.ndarray  # float32 (Z, Y, X): max over objects
+    uncertainty: np.ndarray  # float32 (Z, Y, X)
+    slice_scores: list[dict] = field(default_factory=list)
+    complete: bool = True  # False when the run was cancelled before every slice was done
+
+
+class VolumePredictor:
+    """Propagate objects through a volume (Z, Y, X) or (Z, Y, X, C) with per-slice uncertainty.
+
+    ``method`` must be a one-pass method (``ruac``, ``ruac-mc``, ``sam2``, ``laplace``,
+    ``varnet``); ``cache`` shares slice embeddings with an ImagePredictor and between runs.
+    """
+
+    def __init__(
+        self,
+        model: RUACModel,
+        method: str = "ruac",
+        intensity: Intensity | str | tuple | None = None,
+        cache: EmbeddingCache | None = None,
+        **options,
+    ) -> None:
+        self.model = model
+        self.method = self._volume_method(method)
+        self.intensity = Intensity.parse(intensity)
+        self.options = MethodOptions(**_split_options(options))
+        self.cache = cache if cache is not None else EmbeddingCache()
+
+    @staticmethod
+    def _volume_method(name) -> HeadMethod:
+        method = get_method(name)
+        if not isinstance(method, HeadMethod) or not method.supports_volume:
+            raise ValueError(
+                f"method {method.name!r} re-runs the model several times per image and is available for single "
+                "images only; for volumes use a one-pass method: ruac, ruac-mc, sam2, laplace or varnet."
+            )
+        return method
+
+    # ---- public API --------------------------------------------------------------------
+    def segment(
+        self,
+        volume: np.ndarray,
+        prompts: dict[int, dict],
+        progress: Callable[[int, int], bool | None] | None = None,
+        **kwargs,
+    ) -> VolumeResult:
+        """One object from ``prompts = {z: dict(box=[x0,y0,x1,y1], points=[[x,y]], labels=[1])}``.
+
+        ``progress(done, total)`` is called per slice; returning False cancels (the result
+        then holds the finished slices and ``complete=False``).
+        """
+        return self.segment_objects(volume, {1: prompts}, progress=progress, **kwargs)
+
+    def segment_objects(
+        self,
+        volume: np.ndarray,
+        objects: dict[int, dict[int, dict]],
+        progress: Callable[[int, int], bool | None] | None = None,
+        **kwargs,
+    ) -> VolumeResult:
+        """Several objects ``{object_id: {z: prompt}}`` tracked together (each slice encoded once)."""
+        array = self._check_volume(volume)
+        shape = array.shape[:3]
+        result = VolumeResult(
+            mask=np.zeros(shape, bool),
+            labels=np.zeros(shape, np.int32),
+            probability=np.zeros(shape, np.float32),
+            uncertainty=np.zeros(shape, np.float32),
+            complete=False,
+        )
+        expected = None
+        for item in self.iter_segment_objects(array, objects, **kwargs):
+            expected = item.total
+            z, prob = item.z, item.probability
+            better = prob > result.probability[z]
+            result.labels[z][item.mask & (better | (result.labels[z] == 0))] = item.object_id
+            result.probability[z] = np.maximum(result.probability[z], prob)
+            result.uncertainty[z] = np.maximum(result.uncertainty[z], item.uncertainty)
+            result.slice_scores.append(
+                dict(
+                    z=z,
+                    object_id=item.object_id,
+                    area=int(item.mask.sum()),
+                    iou=item.iou,
+                    object_score=item.object_score,
+                    mean_uncertainty=float(item.uncertainty.mean()),
+                    prompted=item.prompted,
+                )
+            )
+            if progress is not None and progress(item.done, item.total) is False:
+                break
+        result.mask = result.labels > 0
+        result.complete = expected is not None and len(result.slice_scores) == expected
+        result.slice_scores.sort(key=lambda s: (s["object_id"], s["z"]))
+        return result
+
+    def iter_segment(self, volume: np.ndarray, prompts: dict[int, dict], **kwargs) -> Iterator[SliceResult]:
+        """Generator over slices of one object (see ``segment``); stop iterating to cancel."""
+        return self.iter_segment_objects(volume, {1: prompts}, **kwargs)
+
+    @torch.no_grad()
+    def iter_segment_objects(
+        self,
+        volume: np.ndarray,
+        objects: dict[int, dict[int, dict]],
+        direction: str = "both",
+        value_range: tuple[float, float] | None = None,
+    ) -> Iterator[SliceResult]:
+        """Generator over (slice, object) results: prompted slices first, then forward, then backward."""
+        if direction not in ("both", "forward", "backward"):
+            raise ValueError(f"direction must be 'both', 'forward' or 'backward', got {direction!r}")
+        array = self._check_volume(volume)
+        num_slices, height, width = array.shape[:3]
+        if value_range is None:
+            value_range = self.intensity.value_range(array)
+        tracks = {oid: self._make_track(oid, prompts, array.shape) for oid, prompts in objects.items()}
+        if not tracks:
+            raise PromptError("no objects given: pass at least one {z: prompt} dict.")
+        forward = [z for z in range(num_slices)] if direction != "backward" else []
+        backward = [z for z in range(num_slices - 1, -1, -1)] if direction != "forward" else []
+        plan = self._plan(tracks, forward, backward)
+        total = sum(len(steps) for _, steps in plan)
+        done = 0
+        for (z, reverse), steps in plan:
+            features = self._slice_features(array[z], value_range)
+            for oid, conditioning in steps:
+                out = track_frame(
+                    self.model, self.method, self.options, tracks[oid], z, features, num_slices, reverse, conditioning
+                )
+                done += 1
+                yield self._to_slice_result(out, z, oid, conditioning, (height, width), done, total)
+
+    # ---- internals -------------------------------------------------------------------
+    def _plan(self, tracks: dict[int, ObjectTrack], forward: list[int], backward: list[int]):
+        """[((z, reverse), [(object_id, is_conditioning), ...]), ...] in SAM2's processing order."""
+        plan = []
+        by_slice: dict[int, list] = {}
+        for oid, track in tracks.items():
+            for z in sorted(track.prompts):
+                by_slice.setdefault(z, []).append((oid, True))
+        plan += [((z, False), steps) for z, steps in sorted(by_slice.items())]
+        for z in forward:
+            steps = [(oid, False) for oid, t in tracks.items() if z > t.start and z not in t.prompts]
+            if steps:
+                plan.append(((z, False), steps))
+        for z in backward:
+            steps = [(oid, False) for oid, t in tracks.items() if z < t.start]
+            if steps:
+                plan.append(((z, True), steps))
+        return plan
+
+    def _make_track(self, object_id: int, prompts: dict[int, dict], shape: tuple) -> ObjectTrack:
+        if not prompts:
+            raise PromptError(f"object {object_id} has no prompts: give {{z: dict(box=..., points=...)}}.")
+        num_slices, height, width = shape[:3]
+        converted = {}
+        for z, prompt in prompts.items():
+            if not isinstance(z, (int, np.integer)) or not 0 <= z < num_slices:
+                raise PromptError(f"prompt slice {z!r} is outside the volume's {num_slices} slices (0…{num_slices - 1}).")
+            if not isinstance(prompt, dict) or not ({"box", "points"} & set(prompt)):
+                raise PromptError(f"prompt on slice {z} must be a dict with 'box' and/or 'points' (+ 'labels').")
+            unknown = set(prompt) - {"box", "points", "labels"}
+            if unknown:
+                raise PromptError(f"prompt on slice {z} has unknown keys {sorted(unknown)}; use box, points, labels.")
+            batch = build_prompt_batch(
+                (height, width),
+                self.model.image_size,
+                self.model.device,
+                boxes=None if prompt.get("box") is None else [prompt["box"]],
+                points=None if prompt.get("points") is None else [prompt["points"]],
+                labels=None if prompt.get("labels") is None else [prompt["labels"]],
+                multimask=False,
+            )
+            coords, labels = [], []
+            if batch.boxes is not None:  # a box is two corner points labelled 2 and 3, first
+                coords.append(batch.boxes.reshape(1, 2, 2))
+                labels.append(torch.tensor([[2, 3]], dtype=torch.int32, device=batch.boxes.device))
+            if batch.points is not None:
+                coords.append(batch.points)
+                labels.append(batch.labels.to(torch.int32))
+            converted[int(z)] = {"point_coords": torch.cat(coords, 1), "point_labels": torch.cat(labels, 1)}
+        return ObjectTrack(prompts=converted)
+
+    def _slice_features(self, image: np.ndarray, value_range: tuple[float, float]) -> ImageFeatures:
+        key = self.cache.key(self.model.signature(), image_digest(image), value_range)
+        features = self.cache.get(key)
+        if features is None or features.backbone_embed is None:
+            model_input = to_model_input(to_unit_rgb(image, value_range), self.model.image_size, self.model.device)
+            features = self.model.encode_image(model_input)
+            self.cache.put(key, features)
+        return features
+
+    def _to_slice_result(self, out, z, object_id, prompted, image_hw, done, total) -> SliceResult:
+        logit = upsample(out.mask_logit, image_hw)[0]
+        probability = upsample(out.probability, image_hw)[0].clamp(0, 1)
+        uncertainty = upsample(out.uncertainty, image_hw)[0].clamp(0, 1)
+        return SliceResult(
+            z=z,
+            object_id=object_id,
+            mask=(logit > 0).cpu().numpy(),
+            probability=probability.cpu().numpy().astype(np.float32),
+            uncertainty=uncertainty.cpu().numpy().astype(np.float32),
+            iou=out.iou,
+            object_score=out.object_score,
+            prompted=prompted,
+            done=done,
+            total=total,
+        )
+
+    @staticmethod
+    def _check_volume(volume) -> np.ndarray:
+        """A (Z, Y, X) or (Z, Y, X, C) array whose slices are valid images (returns H×W×C slices)."""
+        array = np.asarray(volume)
+        if array.ndim == 3:
+            array = array[..., None]
+        if array.ndim != 4:
+            raise ImageError(
+                f"volume has shape {np.shape(volume)}; VolumePredictor takes (Z, Y, X) or (Z, Y, X, C). "
+                "For a single 2D image use ImagePredictor; for time series pick one time point."
+            )
+        if array.shape[0] < 1:
+            raise ImageError("volume has no slices.")
+        check_image(array[0], name="volume slice 0")
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise ImageError(f"volume contains {bad} NaN or infinite voxels; replace them first (np.nan_to_num).")
+        if array.shape[-1] == 4:
+            array = array[..., :3]
+        return array
