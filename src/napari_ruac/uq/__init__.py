@@ -17,6 +17,7 @@ from .base import (
     register_method,
 )
 from . import confidence, ruac  # noqa: F401  (registration)
+from . import laplace, prompt_perturbation, tta, varnet  # noqa: F401  (registration: UncertSAM baselines)
 
 __all__ = [
     "HeadMethod",
