@@ -20,7 +20,7 @@ class ImageWriteError(ValueError):
     """An array that cannot be written as asked; the message says why and what to do instead."""
 
 
-@dataclass
+@dataclass(eq=False)  # arrays make field-wise == ambiguous; compare .array explicitly
 class ImageData:
     """Pixels in our axis order plus the geometry needed to write results back in place.
 
