@@ -64,7 +64,8 @@ def test_auroc_matches_sklearn(seed, ties):
     probability, uncertainty, target = random_case(seed=seed, ties=ties)
     error = binary_error(probability > 0.5, target)
     assert 0 < error.sum() < error.size
-    assert auroc(uncertainty, error) == pytest.approx(roc_auc_score(error.ravel(), uncertainty.ravel()), abs=1e-12)
+    expected = roc_auc_score(error.ravel(), uncertainty.ravel())
+    assert auroc(uncertainty, error) == pytest.approx(expected, abs=1e-12)
 
 
 def test_auroc_volume_valid_mask_and_torch_input():
@@ -73,9 +74,8 @@ def test_auroc_volume_valid_mask_and_torch_input():
     valid = np.random.default_rng(4).random(error.shape) < 0.7
     expected = roc_auc_score(error[valid], uncertainty[valid])
     assert auroc(uncertainty, error, valid=valid) == pytest.approx(expected, abs=1e-12)
-    assert auroc(torch.from_numpy(uncertainty), torch.from_numpy(error), torch.from_numpy(valid)) == pytest.approx(
-        expected, abs=1e-12
-    )
+    as_tensors = [torch.from_numpy(a) for a in (uncertainty, error, valid)]
+    assert auroc(*as_tensors) == pytest.approx(expected, abs=1e-12)
 
 
 def test_auroc_perfect_inverted_constant():
@@ -136,7 +136,8 @@ def test_aurc_with_ties_is_the_mean_over_every_order_of_the_ties():
     assert aurc(uncertainty, error) == pytest.approx(np.mean(values), rel=1e-12)
     # and does not depend on where the pixels sit
     permutation = np.random.default_rng(0).permutation(uncertainty.size)
-    assert aurc(uncertainty[permutation], error[permutation]) == pytest.approx(aurc(uncertainty, error), rel=1e-12)
+    shuffled = aurc(uncertainty[permutation], error[permutation])
+    assert shuffled == pytest.approx(aurc(uncertainty, error), rel=1e-12)
 
 
 def test_risk_coverage_curve_matches_thresholding_brute_force():
@@ -175,7 +176,8 @@ def test_aurc_oracle_perfect_and_all_wrong():
 def brute_pavpu(prediction, target, uncertainty, threshold, patch=4, accuracy_threshold=0.5, valid=None):
     """PAvPU with explicit loops over the windows of each slice."""
     valid = np.ones(target.shape, bool) if valid is None else valid
-    prediction, target, uncertainty, valid = (a.reshape((-1,) + a.shape[-2:]) for a in (prediction, target, uncertainty, valid))
+    maps = (prediction, target, uncertainty, valid)
+    prediction, target, uncertainty, valid = (a.reshape((-1,) + a.shape[-2:]) for a in maps)
     n_ac = n_iu = total = 0
     for z in range(target.shape[0]):
         for y in range(0, target.shape[1], patch):
@@ -224,9 +226,8 @@ def test_pavpu_matches_brute_force(shape):
         assert pavpu(prediction, target, uncertainty, uncertainty_threshold=threshold) == pytest.approx(
             brute_pavpu(prediction, target, uncertainty, threshold)
         )
-        assert pavpu(prediction, target, uncertainty, uncertainty_threshold=threshold, valid=valid) == pytest.approx(
-            brute_pavpu(prediction, target, uncertainty, threshold, valid=valid)
-        )
+        masked = pavpu(prediction, target, uncertainty, uncertainty_threshold=threshold, valid=valid)
+        assert masked == pytest.approx(brute_pavpu(prediction, target, uncertainty, threshold, valid=valid))
     assert pavpu(prediction, target, uncertainty, patch=3) == pytest.approx(
         brute_pavpu(prediction, target, uncertainty, 0.5, patch=3)
     )
@@ -267,7 +268,8 @@ def test_ece_matches_torchmetrics(bins, seed):
     assert ece(probability.astype(np.float32), target, bins=bins) == pytest.approx(binary, abs=1e-5)
     two_class = torch.stack([1 - p, p], dim=1)
     top_label = MulticlassCalibrationError(num_classes=2, n_bins=bins, norm="l1")(two_class, t).item()
-    assert ece(probability.astype(np.float32), target, bins=bins, mode="confidence") == pytest.approx(top_label, abs=1e-5)
+    confidence_ece = ece(probability.astype(np.float32), target, bins=bins, mode="confidence")
+    assert confidence_ece == pytest.approx(top_label, abs=1e-5)
 
 
 def test_ece_by_hand():
@@ -462,7 +464,7 @@ def test_evaluate_with_given_prediction_valid_mask_volume_and_tensors():
     valid = np.ones(target.shape, bool)
     valid[:, :, :4] = False
     results = evaluate(
-        torch.from_numpy(probability), torch.from_numpy(uncertainty), torch.from_numpy(target), prediction, valid
+        *[torch.from_numpy(a) for a in (probability, uncertainty, target)], prediction, valid
     )
     error = prediction != target
     assert results["auroc"] == pytest.approx(roc_auc_score(error[valid], uncertainty[valid]))
@@ -499,7 +501,8 @@ def test_uncertainty_equal_to_error_is_the_ideal_ranking():
     error = binary_error(probability > 0.5, target)
     results = evaluate(probability, error.astype(float), target)
     assert results["auroc"] == 1.0
-    assert results["aurc"] == pytest.approx(oracle_aurc(error)) and results["excess_aurc"] == pytest.approx(0.0)
+    assert results["aurc"] == pytest.approx(oracle_aurc(error))
+    assert results["excess_aurc"] == pytest.approx(0.0)
 
 
 # ---------------------------------------------------------------- bad input

@@ -26,7 +26,8 @@ def _counts(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | None
     """(|P ∩ G|, |P|, |G|) inside ``valid``."""
     if valid is not None:
         prediction, target = prediction & valid, target & valid
-    return int(np.count_nonzero(prediction & target)), int(np.count_nonzero(prediction)), int(np.count_nonzero(target))
+    intersection = int(np.count_nonzero(prediction & target))
+    return intersection, int(np.count_nonzero(prediction)), int(np.count_nonzero(target))
 
 
 def iou(prediction, target, valid=None) -> float:

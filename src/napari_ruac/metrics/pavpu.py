@@ -74,9 +74,15 @@ def pavpu_curve(
     accuracy_threshold: float = 0.5,
     valid=None,
 ) -> PAvPUCurve:
-    """PAvPU for each u_T in ``thresholds`` (default 0, 0.01, ..., 1), one sort for all of them."""
+    """PAvPU for each u_T in ``thresholds`` (default 0, 0.01, ..., 1), one sort for all of them.
+
+    ``uncertainty`` must lie in [0, 1]; best_value/best_threshold: the maximum and its first u_T.
+    """
     accuracy, mean_uncertainty = patch_statistics(prediction, target, uncertainty, patch, valid)
-    grid = np.linspace(0.0, 1.0, 101) if thresholds is None else np.atleast_1d(np.asarray(thresholds, np.float64))
+    if thresholds is None:
+        grid = np.linspace(0.0, 1.0, 101)
+    else:
+        grid = np.atleast_1d(np.asarray(thresholds, np.float64))
     if accuracy.size == 0:
         undefined("PAvPU", "no patch with a valid pixel")
         values = np.full(grid.shape, np.nan)

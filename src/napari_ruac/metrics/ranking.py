@@ -61,7 +61,8 @@ def auroc(uncertainty, error, valid=None) -> float:
     errors = float(np.count_nonzero(error))
     correct = error.size - errors
     if errors == 0 or correct == 0:
-        return undefined("AUROC", f"needs erroneous and correct pixels (errors={errors:.0f}, correct={correct:.0f})")
+        counts = f"errors={errors:.0f}, correct={correct:.0f}"
+        return undefined("AUROC", f"needs both erroneous and correct pixels ({counts})")
     sizes, error_sums = _tie_groups(uncertainty, error)
     starts = np.cumsum(sizes) - sizes
     average_rank = starts + (sizes + 1) / 2.0  # 1-based mean rank of each tie group

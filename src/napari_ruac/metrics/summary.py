@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ._inputs import MetricUndefinedWarning, binary, same_shape, unit_interval, valid_mask
+from ._inputs import MetricUndefinedWarning, binary, same_shape, select, unit_interval, valid_mask
 from .calibration import brier, ece
 from .correlation import pearson, pearson_roi
 from .errors import predicted_mask
@@ -61,12 +61,16 @@ def evaluate(
     valid = valid_mask(valid, shape)
     error = prediction != target
     soft_error = np.abs(probability.astype(np.float64) - target)
-    selected = (lambda a: a.ravel()) if valid is None else (lambda a: a[valid])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetricUndefinedWarning)
         thresholds = np.r_[PAVPU_GRID, uncertainty_threshold]
         pavpu_values = pavpu_curve(prediction, target, uncertainty, thresholds, patch, valid=valid).values
-        count = selected(error).size
+        pixel_errors, pixel_uncertainty = select(error, valid), select(uncertainty, valid)
+        if pixel_errors.size:
+            accuracy = 1.0 - float(pixel_errors.mean())
+            mean_uncertainty = float(pixel_uncertainty.mean(dtype=np.float64))
+        else:
+            accuracy = mean_uncertainty = float("nan")
         results = {
             "auroc": auroc(uncertainty, error, valid),
             "pavpu": float(pavpu_values[-1]),
@@ -80,7 +84,7 @@ def evaluate(
             "iou": iou(prediction, target, valid),
             "dice": dice(prediction, target, valid),
             "boundary_iou": boundary_iou(prediction, target, None, valid),
-            "accuracy": 1.0 - float(selected(error).mean()) if count else float("nan"),
-            "mean_uncertainty": float(selected(uncertainty).mean(dtype=np.float64)) if count else float("nan"),
+            "accuracy": accuracy,
+            "mean_uncertainty": mean_uncertainty,
         }
     return {key: float(results[key]) for key in EVALUATE_KEYS}
