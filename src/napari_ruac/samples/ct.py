@@ -69,11 +69,12 @@ def render_ct(seed: int, shape, spacing, *, noise_hu: float = 12.0, streak_hu: f
     hu = np.full(shape, AIR, np.float32)
     body_scale = rng.uniform(0.95, 1.02, 2)
     body_center, body_radii = physical((0.0, 0.04, 0.5), (0.87 * body_scale[0], 0.62 * body_scale[1], 3.0))
-    fat_mm = rng.uniform(8.0, 16.0)
-    ring_mm = rng.uniform(5.0, 8.0)
+    fat_mm = rng.uniform(0.05, 0.1) * half_field  # 8-16 mm at the default 320 mm field
+    muscle_mm = 0.0625 * half_field
+    ring_mm = rng.uniform(0.03, 0.05) * half_field
     layers = ((body_radii, FAT), (body_radii - [0, fat_mm, fat_mm], SOFT_TISSUE),
-              (body_radii - [0, fat_mm + 10, fat_mm + 10], BONE),
-              (body_radii - [0, fat_mm + 10 + ring_mm, fat_mm + 10 + ring_mm], SOFT_TISSUE))
+              (body_radii - [0, fat_mm + muscle_mm, fat_mm + muscle_mm], BONE),
+              (body_radii - [0, fat_mm + muscle_mm + ring_mm, fat_mm + muscle_mm + ring_mm], SOFT_TISSUE))
     insides = []
     for radii, value in layers:
         box, q = ellipsoid(shape, body_center, radii, None, spacing)
@@ -86,7 +87,6 @@ def render_ct(seed: int, shape, spacing, *, noise_hu: float = 12.0, streak_hu: f
     labels = np.where(insides[3], 0, -1).astype(np.int32)  # -1 keeps organs inside the bone ring
     labels[insides[2] & ~insides[3]] = 1
     names: dict[int, str] = {1: "bone_ring"}
-    organ_boxes: dict[str, tuple] = {}
     for name, value, texture_hu, center, radii, angle in ORGANS:
         for _attempt in range(20):
             shift = rng.uniform(-jitter, jitter, 3) * [1, 1, 0.5]
@@ -101,12 +101,12 @@ def render_ct(seed: int, shape, spacing, *, noise_hu: float = 12.0, streak_hu: f
                 names[len(names) + 1] = name
                 region = hu[box]
                 region[visible] = value + texture_hu * smooth_noise(rng, q.shape, (0.5, 1.2, 1.2))[visible]
-                organ_boxes[name] = box
                 break
     labels[labels < 0] = 0
-    spine_id = next(i for i, n in names.items() if n == "spine")
-    cortex = (labels == spine_id) & ~ndimage.binary_erosion(labels == spine_id, np.ones((1, 3, 3), bool))
-    hu[cortex] = BONE
+    spine_id = next((i for i, n in names.items() if n == "spine"), None)
+    if spine_id is not None:
+        cortex = (labels == spine_id) & ~ndimage.binary_erosion(labels == spine_id, np.ones((1, 3, 3), bool))
+        hu[cortex] = BONE
 
     for name, host, offset, radius_mm in LESIONS:
         host_id = next((i for i, n in names.items() if n == host), None)
@@ -136,7 +136,7 @@ def render_ct(seed: int, shape, spacing, *, noise_hu: float = 12.0, streak_hu: f
             break
 
     hu = ndimage.gaussian_filter(hu, blur_voxels)  # partial volume / reconstruction kernel
-    spine_center = ndimage.center_of_mass(labels == spine_id)
+    spine_center = ndimage.center_of_mass(labels == spine_id) if spine_id else (np.asarray(shape) - 1) / 2
     for z in range(shape[0]):
         hu[z] += streaks(rng, shape[1:], spine_center[1:], int(rng.integers(4, 9)), streak_hu)
     noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), (0, 0.7, 0.7))
