@@ -1,0 +1,122 @@
+"""The result layers of one image: committed masks, the preview of the current object, and
+the uncertainty map, all on the image's geometry.
+
+The uncertainty layer shows the per-voxel maximum of the committed objects' uncertainty and
+the current preview's, so one map covers everything segmented so far (what the review reads).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.utils.colormaps import DirectLabelColormap
+
+from .layer_geometry import geometry_metadata, geometry_of, spatial_shape
+
+PREVIEW_COLOR = "cyan"
+UNCERTAINTY_COLORMAP = "magma"
+
+
+def masks_name(image_name: str) -> str:
+    return f"{image_name} masks"
+
+
+def preview_name(image_name: str) -> str:
+    return f"{image_name} preview"
+
+
+def uncertainty_name(image_name: str) -> str:
+    return f"{image_name} uncertainty"
+
+
+def commit_mask(labels: np.ndarray, mask: np.ndarray) -> int:
+    """Write ``mask`` into ``labels`` in place as a new id, on unlabelled voxels only.
+
+    Older objects keep every voxel they have. Returns the new id (0 when nothing was free).
+    """
+    if labels.shape != mask.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from the labels' {labels.shape}")
+    free = mask.astype(bool) & (labels == 0)
+    if not free.any():
+        return 0
+    new_id = int(labels.max()) + 1
+    if new_id > np.iinfo(labels.dtype).max:
+        raise ValueError(f"the labels layer ({labels.dtype}) cannot hold another id ({new_id}); convert it to int32")
+    labels[free] = new_id
+    return new_id
+
+
+def _find(viewer, name: str, kind: str):
+    for layer in viewer.layers:
+        if layer.name == name and type(layer).__name__ == kind:
+            return layer
+    return None
+
+
+class ResultLayers:
+    """Create (or reuse, by name) and update the masks, preview and uncertainty layers."""
+
+    def __init__(self, viewer, image_layer) -> None:
+        self.shape = spatial_shape(image_layer)
+        geometry = geometry_of(image_layer)
+        metadata = {**geometry_metadata(image_layer), "source_layer": image_layer.name}
+        name = image_layer.name
+        self.masks = _find(viewer, masks_name(name), "Labels")
+        if self.masks is None or self.masks.data.shape != self.shape:
+            self.masks = viewer.add_labels(
+                np.zeros(self.shape, np.int32), name=masks_name(name), opacity=0.45, metadata=dict(metadata), **geometry
+            )
+        self.uncertainty = _find(viewer, uncertainty_name(name), "Image")
+        if self.uncertainty is None or self.uncertainty.data.shape != self.shape:
+            self.uncertainty = viewer.add_image(
+                np.zeros(self.shape, np.float32),
+                name=uncertainty_name(name),
+                colormap=UNCERTAINTY_COLORMAP,
+                contrast_limits=(0.0, 1.0),
+                blending="additive",
+                opacity=0.7,
+                metadata=dict(metadata),
+                **geometry,
+            )
+        self.preview = _find(viewer, preview_name(name), "Labels")
+        if self.preview is None or self.preview.data.shape != self.shape:
+            self.preview = viewer.add_labels(
+                np.zeros(self.shape, np.uint8),
+                name=preview_name(name),
+                opacity=0.6,
+                colormap=DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: PREVIEW_COLOR}),
+                metadata=dict(metadata),
+                **geometry,
+            )
+        self.committed_uncertainty = np.asarray(self.uncertainty.data, dtype=np.float32).copy()
+        self.preview_uncertainty = np.zeros(self.shape, np.float32)
+
+    # ---- updates (main thread) ---------------------------------------------------------
+    def show_slice(self, index: tuple[int, ...], mask: np.ndarray, uncertainty: np.ndarray) -> None:
+        """Put one slice's preview mask and uncertainty in place (both at once)."""
+        self.preview.data[index] = mask.astype(np.uint8)
+        self.preview_uncertainty[index] = uncertainty
+        self.uncertainty.data[index] = np.maximum(self.committed_uncertainty[index], uncertainty)
+        self.preview.refresh()
+        self.uncertainty.refresh()
+
+    def clear_preview(self) -> None:
+        """Drop the current object's preview; the uncertainty map goes back to the committed objects'."""
+        self.preview.data[...] = 0
+        self.preview_uncertainty[...] = 0
+        self.uncertainty.data[...] = self.committed_uncertainty
+        self.preview.refresh()
+        self.uncertainty.refresh()
+
+    @property
+    def has_preview(self) -> bool:
+        return bool(self.preview.data.any())
+
+    def commit(self) -> int:
+        """Move the preview into the masks as a new object (never over older ones); returns its id."""
+        new_id = commit_mask(self.masks.data, self.preview.data > 0)
+        if new_id:
+            np.maximum(self.committed_uncertainty, self.preview_uncertainty, out=self.committed_uncertainty)
+            self.masks.selected_label = new_id
+            self.masks.refresh()
+        self.clear_preview()
+        return new_id

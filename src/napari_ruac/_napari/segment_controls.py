@@ -1,0 +1,100 @@
+"""The form of the segment widget: menus, intensity fields and action buttons (no logic)."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
+
+from ..uq import available_methods
+from .model_choice import BROWSE, ModelEntry, device_choices, model_entries
+
+INTENSITY_MODES = ("auto", "percentile", "window")
+
+
+class SegmentControls(QWidget):
+    """Image / model / method / device / intensity pickers and the S, Shift+S, C, Shift+C, T buttons."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.image = QComboBox()
+        form.addRow("Image", self.image)
+
+        self.model = QComboBox()
+        for entry in model_entries():
+            self.model.addItem(entry.label, entry.source)
+        self.model.addItem(BROWSE, None)
+        self.load = QPushButton("Load")
+        self.load.setToolTip("Load the chosen model (in the background)")
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(self.load)
+        form.addRow("Model", row)
+        self.model_info = QLabel("no model loaded" if self.model.count() > 1 else "no model found: browse to a checkpoint")
+        self.model_info.setWordWrap(True)
+        form.addRow("", self.model_info)
+
+        self.method = QComboBox()
+        self.method.addItems(available_methods())
+        if "ruac" in available_methods():
+            self.method.setCurrentText("ruac")
+        form.addRow("Method", self.method)
+        self.device = QComboBox()
+        self.device.addItems(device_choices())
+        form.addRow("Device", self.device)
+
+        self.intensity = QComboBox()
+        self.intensity.addItems(INTENSITY_MODES)
+        self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
+        for box in (self.low, self.high):
+            box.setDecimals(2)
+            box.setEnabled(False)
+        self.set_range(0.0, 100.0, 0.5, 99.5)
+        row = QHBoxLayout()
+        row.addWidget(self.intensity, 1)
+        row.addWidget(self.low, 1)
+        row.addWidget(self.high, 1)
+        form.addRow("Intensity", row)
+
+        self.segment_slice = QPushButton("Segment slice [S]")
+        self.segment_volume = QPushButton("Segment volume [⇧S]")
+        self.commit = QPushButton("Commit [C]")
+        self.clear = QPushButton("Clear [⇧C]")
+        self.toggle = QPushButton("Object/background [T]")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        grid = QGridLayout()
+        for i, button in enumerate(
+            (self.segment_slice, self.segment_volume, self.commit, self.clear, self.toggle, self.cancel)
+        ):
+            grid.addWidget(button, i // 2, i % 2)
+        form.addRow(grid)
+        self.label_hint = QLabel("")
+        form.addRow(self.label_hint)
+
+    def set_range(self, minimum: float, maximum: float, low: float, high: float) -> None:
+        for box in (self.low, self.high):
+            box.setRange(minimum, maximum)
+        self.low.setValue(low)
+        self.high.setValue(high)
+
+    def add_model_entry(self, entry: ModelEntry) -> None:
+        """Add a browsed checkpoint above the browse line and select it."""
+        index = max(self.model.count() - 1, 0)
+        self.model.insertItem(index, entry.label, entry.source)
+        self.model.setCurrentIndex(index)
+
+    def set_running(self, running: bool) -> None:
+        """While a job runs only Cancel is active."""
+        for button in (self.segment_slice, self.segment_volume, self.commit, self.clear, self.load):
+            button.setEnabled(not running)
+        self.cancel.setEnabled(running)

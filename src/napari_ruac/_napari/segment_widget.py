@@ -1,0 +1,411 @@
+"""The "Segment with uncertainty" dock widget: prompts → mask + uncertainty, slice or volume.
+
+Keys while the widget lives (also buttons): S segments the current object on the current slice,
+Shift+S propagates it through the volume, C commits it as a new label, Shift+C clears the prompts
+and preview, T toggles whether new clicks mark the object or the background.
+Cancelling a volume run keeps the slices that had arrived (each written whole, mask and
+uncertainty together) and leaves the other slices of the preview empty; nothing is committed.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+
+from ..inference import EmbeddingCache, ImagePredictor, Intensity
+from ..inference.volume_predictor import VolumePredictor
+from .layer_geometry import check_yx_displayed, is_volume, layer_array, leading_index, spatial_shape
+from .model_choice import BROWSE, CHECKPOINT_FILTER, ModelEntry, load_model_job, move_model_job
+from .prompt_layers import (
+    POSITIVE,
+    PromptLayers,
+    add_prompt_layers,
+    clear_prompts,
+    current_label,
+    prompts_from_layers,
+    toggle_point_label,
+)
+from .result_layers import ResultLayers
+from .segment_controls import SegmentControls
+from .workers import call_job, error_message, segment_slice_job, segment_volume_job, start_job
+
+KEYS = {"S": "segment_slice", "Shift-S": "segment_volume", "C": "commit", "Shift-C": "clear", "T": "toggle_label"}
+
+
+class SegmentWidget(QWidget):
+    """Segment objects with SAM2 + an uncertainty method; the computation is the library's predictors."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.model = None
+        self.worker = None
+        self.cache = EmbeddingCache()
+        self._predictors: dict[str, ImagePredictor] = {}
+        self._results: dict[str, ResultLayers] = {}
+        self._prompts: dict[str, PromptLayers] = {}
+        self._run_cancelled = False
+        self.running = False  # True from a job's start until its last signal was handled
+        self.received_slices: list[int] = []
+        self.last_prediction = None
+        self.controls = SegmentControls(self)
+        self.status = QLabel("Load a model, pick an image, click the object (or draw a box) and press S.")
+        self.status.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self._wire()
+        self.refresh_images()
+        self._bind_keys()
+
+    # ---- wiring ----------------------------------------------------------------------
+    def _wire(self) -> None:
+        c = self.controls
+        c.image.currentTextChanged.connect(self._on_image_changed)
+        c.load.clicked.connect(self._on_load_clicked)
+        c.model.activated.connect(self._on_model_activated)
+        c.device.currentTextChanged.connect(self._on_device_changed)
+        c.intensity.currentTextChanged.connect(self._on_intensity_mode)
+        for button, action in (
+            (c.segment_slice, self.segment_slice),
+            (c.segment_volume, self.segment_volume),
+            (c.commit, self.commit),
+            (c.clear, self.clear),
+            (c.toggle, self.toggle_label),
+            (c.cancel, self.cancel),
+        ):
+            button.clicked.connect(lambda _=False, act=action: act())
+        events = self.viewer.layers.events
+        for event in (events.inserted, events.removed, events.moved):
+            event.connect(self.refresh_images)
+
+    def _bind_keys(self, provider=None) -> None:
+        """Bind S, Shift+S, C, Shift+C, T on the viewer (or a prompt layer, whose own keys would win)."""
+        target = self.viewer if provider is None else provider
+        ref = weakref.ref(self)
+
+        def make(method_name):
+            def handler(_provider):
+                widget = ref()
+                if widget is not None:
+                    getattr(widget, method_name)()
+
+            handler.__name__ = f"ruac_{method_name}"
+            return handler
+
+        for key, method_name in KEYS.items():
+            target.bind_key(key, make(method_name), overwrite=True)
+
+    def unbind_keys(self) -> None:
+        """Remove our key bindings from the viewer and prompt layers (when the widget closes)."""
+        providers = [self.viewer] + [p for layers in self._prompts.values() for p in (layers.points, layers.shapes)]
+        for provider in providers:
+            for key in KEYS:
+                bound = provider.keymap.get(_key(key)) if hasattr(provider, "keymap") else None
+                if bound is not None and getattr(bound, "__name__", "").startswith("ruac_"):
+                    provider.bind_key(key, None)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.cancel()
+        self.unbind_keys()
+        super().closeEvent(event)
+
+    # ---- layers ----------------------------------------------------------------------
+    def _image_layers(self) -> list:
+        return [
+            layer
+            for layer in self.viewer.layers
+            if type(layer).__name__ == "Image" and "source_layer" not in (layer.metadata or {})
+        ]
+
+    def refresh_images(self, *_) -> None:
+        """Keep the image menu in step with the viewer's layers."""
+        combo = self.controls.image
+        current = combo.currentText()
+        names = [layer.name for layer in self._image_layers()]
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(names)
+        if current in names:
+            combo.setCurrentText(current)
+        combo.blockSignals(False)
+        if combo.currentText() != current:
+            self._on_image_changed(combo.currentText())
+
+    @property
+    def image_layer(self):
+        """The image being segmented (None when the viewer has no image layer)."""
+        name = self.controls.image.currentText()
+        for layer in self._image_layers():
+            if layer.name == name:
+                return layer
+        return None
+
+    def set_image_layer(self, layer) -> None:
+        self.controls.image.setCurrentText(layer.name)
+
+    def _on_image_changed(self, name: str) -> None:
+        layer = self.image_layer
+        if layer is not None and name:
+            self.prompt_layers_for(layer)
+            self._show_label_hint()
+
+    def prompt_layers_for(self, layer) -> PromptLayers:
+        """The clicks/boxes layers of ``layer`` (created on first use, keys bound on them)."""
+        key = layer.unique_id
+        if key not in self._prompts or self._prompts[key].points not in self.viewer.layers:
+            self._prompts[key] = add_prompt_layers(self.viewer, layer)
+            self._bind_keys(self._prompts[key].points)
+            self._bind_keys(self._prompts[key].shapes)
+        return self._prompts[key]
+
+    def results_for(self, layer) -> ResultLayers:
+        """The masks / preview / uncertainty layers of ``layer`` (created on first use)."""
+        key = layer.unique_id
+        existing = self._results.get(key)
+        if existing is None or any(x not in self.viewer.layers for x in (existing.masks, existing.preview, existing.uncertainty)):
+            self._results[key] = ResultLayers(self.viewer, layer)
+        return self._results[key]
+
+    def _predictor(self, layer) -> ImagePredictor:
+        key = layer.unique_id
+        if key not in self._predictors:
+            self._predictors[key] = ImagePredictor(self.model, method=self.method, cache=self.cache)
+        return self._predictors[key]
+
+    # ---- settings ----------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.controls.method.currentText()
+
+    def intensity(self) -> Intensity:
+        """The intensity mapping chosen in the panel."""
+        mode = self.controls.intensity.currentText()
+        low, high = self.controls.low.value(), self.controls.high.value()
+        if mode == "window":
+            return Intensity(mode="window", window=(low, high))
+        if mode == "percentile":
+            return Intensity(mode="percentile", percentiles=(low, high))
+        return Intensity(mode="auto")
+
+    def _on_intensity_mode(self, mode: str) -> None:
+        c = self.controls
+        layer = self.image_layer
+        if mode == "window" and layer is not None:
+            low, high = layer.contrast_limits
+            c.set_range(-1e9, 1e9, low, high)
+        elif mode == "percentile":
+            c.set_range(0.0, 100.0, 0.5, 99.5)
+        c.low.setEnabled(mode != "auto")
+        c.high.setEnabled(mode != "auto")
+
+    # ---- model -------------------------------------------------------------------------
+    def set_model(self, model) -> None:
+        """Use ``model`` (a RUACModel) from now on; predictors and cached embeddings are dropped."""
+        self.model = model
+        self._predictors.clear()
+        self.cache.clear()
+        info = model.info
+        self.controls.model_info.setText(f"{info.name} · {model.image_size}px · {model.device} · {info.source}")
+        self.status.setText(f"Model {info.name} ready.")
+
+    def _on_model_activated(self, index: int) -> None:
+        if self.controls.model.itemText(index) == BROWSE:
+            self.browse_checkpoint()
+
+    def browse_checkpoint(self) -> None:
+        """Ask for a .pt / .safetensors file, add it to the menu and load it."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load a checkpoint", "", CHECKPOINT_FILTER)
+        if path:
+            entry = ModelEntry(label=path.rsplit("/", 1)[-1], source=path)
+            self.controls.add_model_entry(entry)
+            self.load_model(entry.source)
+
+    def _on_load_clicked(self) -> None:
+        source = self.controls.model.currentData()
+        if source is None:
+            self.browse_checkpoint()
+        else:
+            self.load_model(source)
+
+    def load_model(self, source: str) -> None:
+        """Load a registry model or checkpoint in a worker; ``set_model`` runs when it is ready."""
+        if self._busy():
+            return
+        self.status.setText(f"Loading {source}…")
+        self._set_running(True)
+        self.worker = start_job(
+            call_job, load_model_job, source, self.controls.device.currentText(),
+            desc="Loading model", on_return=self.set_model, on_done=self._job_done,
+        )  # fmt: skip
+
+    def _on_device_changed(self, device: str) -> None:
+        if self.model is None or self._busy():
+            return
+        self._set_running(True)
+        self.worker = start_job(
+            call_job, move_model_job, self.model, device,
+            desc=f"Moving model to {device}", on_return=self.set_model, on_done=self._job_done,
+        )  # fmt: skip
+
+    # ---- actions -----------------------------------------------------------------------
+    def _busy(self) -> bool:
+        if self.running:
+            show_info("napari-ruac is still working; wait for it or press Cancel.")
+            return True
+        return False
+
+    def _require(self):
+        if self.model is None:
+            raise ValueError("no model loaded: pick one under Model and press Load (or browse to a checkpoint).")
+        layer = self.image_layer
+        if layer is None:
+            raise ValueError("no image layer: open an image (File ▸ Open) or a sample (File ▸ Open Sample ▸ napari-ruac).")
+        return layer
+
+    def segment_slice(self) -> None:
+        """S: segment the current object on the slice the viewer shows (the result goes to the preview)."""
+        if self._busy():
+            return
+        try:
+            layer = self._require()
+            check_yx_displayed(self.viewer, layer)
+            index = leading_index(self.viewer, layer)
+            prompt = prompts_from_layers(self.prompt_layers_for(layer)).get(index)
+            if not prompt:
+                where = f" (slice {', '.join(map(str, index))})" if index else ""
+                raise ValueError(
+                    f"no prompt on this slice{where}: click the object in '{layer.name} prompts' "
+                    f"or draw a rectangle in '{layer.name} boxes' first."
+                )
+            data = layer_array(layer)
+            image = np.asarray(data[index])
+            value_range = self.intensity().value_range(np.asarray(data) if index else image)
+            predictor = self._predictor(layer)
+            results = self.results_for(layer)
+        except Exception as exc:
+            show_error(error_message(exc))
+            return
+        if len(spatial_shape(layer)) > 3:
+            show_info(f"'{layer.name}' has {len(spatial_shape(layer))} axes: segmenting the current Y×X slice only.")
+        self._set_running(True)
+        self.status.setText("Segmenting the current slice…")
+        self.worker = start_job(
+            segment_slice_job, predictor, image, prompt, self.method, value_range,
+            desc="Segmenting slice", on_return=lambda p: self._on_slice_done(results, index, p), on_done=self._job_done,
+        )  # fmt: skip
+
+    def _on_slice_done(self, results: ResultLayers, index: tuple, prediction) -> None:
+        results.show_slice(index, prediction.mask, prediction.uncertainty)
+        self.last_prediction = prediction
+        self.status.setText(
+            f"{prediction.method}: {prediction.area} px, predicted IoU {prediction.iou:.2f}, mean uncertainty in "
+            f"mask {prediction.mean_uncertainty(inside_mask=True):.2f}. C commits, Shift+C clears."
+        )
+
+    def segment_volume(self) -> None:
+        """Shift+S: propagate the current object through the volume from every prompted slice."""
+        if self._busy():
+            return
+        try:
+            layer = self._require()
+            if len(spatial_shape(layer)) == 2:
+                show_info("a 2D image: segmenting it as one slice (Shift+S propagates through Z×Y×X volumes).")
+                self.segment_slice()
+                return
+            if not is_volume(layer):
+                raise ValueError(
+                    f"'{layer.name}' has {len(spatial_shape(layer))} axes; volume propagation needs Z×Y×X. "
+                    "Use S for the current slice, or open one Z×Y×X stack as its own layer."
+                )
+            prompts = {key[0]: value for key, value in prompts_from_layers(self.prompt_layers_for(layer)).items()}
+            if not prompts:
+                raise ValueError("no prompts: click the object (or draw a box) on at least one slice first.")
+            volume = np.asarray(layer_array(layer))
+            value_range = self.intensity().value_range(volume)
+            predictor = VolumePredictor(self.model, method=self.method, cache=self.cache)
+            results = self.results_for(layer)
+        except Exception as exc:
+            show_error(error_message(exc))
+            return
+        results.clear_preview()
+        self._run_cancelled = False
+        self._set_running(True)
+        self.received_slices = []
+        self.status.setText(f"Propagating from slice(s) {sorted(prompts)} through {volume.shape[0]} slices…")
+        self.worker = start_job(
+            segment_volume_job, predictor, volume, prompts, value_range,
+            desc="Segmenting volume", total=volume.shape[0],
+            on_yield=lambda item: self._on_volume_slice(results, item), on_done=self._job_done,
+        )  # fmt: skip
+
+    def _on_volume_slice(self, results: ResultLayers, item) -> None:
+        if self._run_cancelled:
+            return  # a slice that was already on its way when Cancel was pressed
+        results.show_slice((item.z,), item.mask, item.uncertainty)
+        self.received_slices.append(item.z)
+        self.status.setText(f"Slice {item.z}: {int(item.mask.sum())} px ({item.done}/{item.total}).")
+
+    def cancel(self) -> None:
+        """Stop the running job; a volume keeps the slices that already arrived."""
+        if self.running and self.worker is not None:
+            self._run_cancelled = True
+            self.worker.quit()
+            self.status.setText("Cancelled.")
+
+    def commit(self) -> None:
+        """C: the preview becomes a new label in the masks layer (older objects are never overwritten)."""
+        layer = self.image_layer
+        if self._busy() or layer is None:
+            return
+        results = self.results_for(layer)
+        if not results.has_preview:
+            show_info("nothing to commit: segment the object first (S or Shift+S).")
+            return
+        new_id = results.commit()
+        clear_prompts(self.prompt_layers_for(layer))
+        self.status.setText(f"Committed object {new_id}." if new_id else "Nothing committed: every pixel was taken.")
+
+    def clear(self) -> None:
+        """Shift+C: remove the current prompts and preview."""
+        layer = self.image_layer
+        if self._busy() or layer is None:
+            return
+        clear_prompts(self.prompt_layers_for(layer))
+        if layer.unique_id in self._results:
+            self.results_for(layer).clear_preview()
+        self.status.setText("Prompts and preview cleared.")
+
+    def toggle_label(self) -> int | None:
+        """T: new clicks mark the object ↔ the background."""
+        layer = self.image_layer
+        if layer is None:
+            return None
+        new = toggle_point_label(self.prompt_layers_for(layer).points)
+        self._show_label_hint()
+        return new
+
+    def _show_label_hint(self) -> None:
+        layer = self.image_layer
+        if layer is None:
+            return
+        label = current_label(self.prompt_layers_for(layer).points)
+        text = "object (green)" if label == POSITIVE else "background (red)"
+        self.controls.label_hint.setText(f"Next click: {text} — T toggles")
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.controls.set_running(running)
+
+    def _job_done(self) -> None:
+        self._set_running(False)
+
+
+def _key(key: str):
+    from napari.utils.key_bindings import coerce_keybinding
+
+    return coerce_keybinding(key)

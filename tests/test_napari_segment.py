@@ -1,0 +1,289 @@
+"""The segment widget in a real napari viewer (Xvfb) with tiny real-architecture models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixture_models import blob_scene, box_of
+
+pytest.importorskip("napari")
+
+from napari.utils.key_bindings import coerce_keybinding  # noqa: E402
+
+import napari_ruac._napari.segment_widget as segment_module  # noqa: E402
+import napari_ruac._napari.workers as workers_module  # noqa: E402
+from napari_ruac.inference import ImagePredictor  # noqa: E402
+from napari_ruac.inference.volume_predictor import VolumePredictor  # noqa: E402
+from napari_ruac._napari.prompt_layers import collect_prompts  # noqa: E402
+from napari_ruac._napari.result_layers import commit_mask  # noqa: E402
+from napari_ruac._napari.segment_widget import KEYS, SegmentWidget  # noqa: E402
+from napari_ruac.uq import available_methods, get_method  # noqa: E402
+
+WAIT_MS = 120_000
+
+
+def _wait(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+
+
+def _draw_box(shapes_layer, mask: np.ndarray, z: int | None = None):
+    """Draw the rectangle napari would give for a box hugging ``mask`` (pixel edges at ±0.5)."""
+    x0, y0, x1, y1 = box_of(mask)
+    corners = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float) - 0.5
+    if z is not None:
+        corners = np.column_stack([np.full(4, z), corners])
+    shapes_layer.add_rectangles(corners)
+
+
+def _errors(monkeypatch):
+    seen = []
+    monkeypatch.setattr(segment_module, "show_error", lambda message: seen.append(message))
+    monkeypatch.setattr(workers_module, "show_error", lambda message: seen.append(message))
+    return seen
+
+
+@pytest.fixture
+def volume():
+    """6 slices of a blob that shifts slightly along z; anisotropic voxels."""
+    image, labels = blob_scene(seed=11, count=1)
+    slices = [np.roll(image, shift=z - 3, axis=1) for z in range(6)]
+    masks = [np.roll(labels, shift=z - 3, axis=1) for z in range(6)]
+    return np.stack(slices), np.stack(masks)
+
+
+# ---- library parts of the widget (no viewer) ---------------------------------------------
+def test_collect_prompts_groups_by_slice_and_flips_to_xy():
+    points = np.array([[2, 10, 40], [2, 12, 44], [4, 5, 6]], dtype=float)
+    boxes = [np.array([[2, 0, 1], [2, 0, 9], [2, 7, 9], [2, 7, 1]], dtype=float)]
+    prompts = collect_prompts(points, np.array([1, 0, 1]), boxes, ndim=3)
+    assert set(prompts) == {(2,), (4,)}
+    assert prompts[(2,)]["points"] == [[40.5, 10.5], [44.5, 12.5]]  # x = column, y = row
+    assert prompts[(2,)]["labels"] == [1, 0]
+    assert prompts[(2,)]["box"] == [1.5, 0.5, 9.5, 7.5]
+    assert "box" not in prompts[(4,)]
+    assert collect_prompts(np.array([[3.0, 4.0]]), np.array([1]), [], ndim=2) == {
+        (): {"points": [[4.5, 3.5]], "labels": [1]}
+    }
+
+
+def test_commit_mask_only_fills_unlabelled_pixels():
+    labels = np.zeros((10, 10), np.int32)
+    first = np.zeros((10, 10), bool)
+    first[2:6, 2:6] = True
+    assert commit_mask(labels, first) == 1
+    second = np.zeros((10, 10), bool)
+    second[4:8, 4:8] = True
+    assert commit_mask(labels, second) == 2
+    assert (labels[2:6, 2:6] == 1).all()  # the older object keeps its overlap
+    assert (labels[6:8, 6:8] == 2).all() and labels[4:6, 6:8].tolist() == [[2, 2], [2, 2]]
+    assert commit_mask(labels, first) == 0  # nothing free
+
+
+# ---- viewer tests ------------------------------------------------------------------------
+@pytest.mark.viewer
+def test_keys_bound_on_viewer_and_prompt_layers(make_napari_viewer_proxy, qtbot):
+    viewer = make_napari_viewer_proxy()
+    image, _ = blob_scene(seed=1, count=1)
+    viewer.add_image(np.stack([image] * 3), name="stack", scale=(4.0, 0.5, 0.5))
+    widget = SegmentWidget(viewer)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    for provider in (viewer, prompts.points, prompts.shapes):
+        for key, action in KEYS.items():
+            assert provider.keymap[coerce_keybinding(key)].__name__ == f"ruac_{action}"
+    np.testing.assert_allclose(prompts.points.scale, (4.0, 0.5, 0.5))
+    np.testing.assert_allclose(prompts.shapes.scale, (4.0, 0.5, 0.5))
+    # T through the viewer's binding flips the label of the next click (and its colour)
+    assert prompts.points.feature_defaults["label"][0] == 1
+    viewer.keymap[coerce_keybinding("T")](viewer)
+    assert prompts.points.feature_defaults["label"][0] == 0
+    prompts.points.add([1, 20, 20])
+    np.testing.assert_allclose(prompts.points.face_color[-1], [1, 0, 0, 1])  # red: background
+    widget.unbind_keys()
+    assert coerce_keybinding("S") not in viewer.keymap
+    assert coerce_keybinding("S") not in prompts.points.keymap
+
+
+@pytest.mark.viewer
+def test_segment_2d_adds_layers_matching_the_library(make_napari_viewer_proxy, qtbot, tiny_model):
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=3, count=1)
+    viewer.add_image(image, name="cells", scale=(0.5, 0.25), translate=(3.0, 4.0))
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    _draw_box(prompts.shapes, labels == 1)
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    names = [layer.name for layer in viewer.layers]
+    for name in ("cells masks", "cells preview", "cells uncertainty", "cells prompts", "cells boxes"):
+        assert name in names
+    uncertainty = viewer.layers["cells uncertainty"]
+    assert uncertainty.colormap.name in ("magma", "inferno")
+    assert tuple(uncertainty.contrast_limits) == (0.0, 1.0)
+    assert str(uncertainty.blending) in ("additive", "translucent")
+    for name in ("cells masks", "cells preview", "cells uncertainty"):
+        np.testing.assert_allclose(viewer.layers[name].scale, (0.5, 0.25))
+        np.testing.assert_allclose(viewer.layers[name].translate, (3.0, 4.0))
+    # the same box straight through the library gives the same result
+    reference = ImagePredictor(tiny_model, cache=widget.cache)  # same embedding, independent decoding
+    reference.set_image(image)
+    expected = reference.predict(box=box_of(labels == 1))
+    np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, expected.mask)
+    np.testing.assert_allclose(uncertainty.data, expected.uncertainty, atol=1e-6)
+    assert not viewer.layers["cells masks"].data.any()  # nothing committed yet
+
+
+@pytest.mark.viewer
+def test_reprompting_reuses_the_cached_embedding(make_napari_viewer_proxy, qtbot, tiny_model):
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=4, count=1)
+    viewer.add_image(image, name="img")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    ys, xs = np.nonzero(labels == 1)
+    prompts.points.add([ys.mean(), xs.mean()])
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    misses, hits = widget.cache.misses, widget.cache.hits
+    prompts.points.add([ys.min() + 2, xs.min() + 2])
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    assert widget.cache.misses == misses and widget.cache.hits == hits + 1
+
+
+@pytest.mark.viewer
+def test_rgb_image_segments_as_2d(make_napari_viewer_proxy, qtbot, tiny_model):
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=5, count=1)
+    viewer.add_image(np.repeat(image[..., None], 3, axis=-1), name="rgb", rgb=True)
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    _draw_box(widget.prompt_layers_for(widget.image_layer).shapes, labels == 1)
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    assert viewer.layers["rgb preview"].data.shape == image.shape
+    assert viewer.layers["rgb uncertainty"].data.shape == image.shape
+    assert viewer.layers["rgb preview"].data.any()
+
+
+@pytest.mark.viewer
+def test_commit_gives_new_ids_without_overwriting(make_napari_viewer_proxy, qtbot, tiny_model):
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=6, count=2)
+    viewer.add_image(image, name="two")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    _draw_box(prompts.shapes, labels == 1)
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    first_preview = viewer.layers["two preview"].data > 0
+    widget.commit()
+    masks = viewer.layers["two masks"].data
+    np.testing.assert_array_equal(masks == 1, first_preview)
+    assert len(prompts.shapes.data) == 0 and not viewer.layers["two preview"].data.any()
+    committed_one = masks == 1
+    _draw_box(prompts.shapes, labels == 2)
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    second_preview = viewer.layers["two preview"].data > 0
+    assert (second_preview & committed_one).any(), "the random model's masks overlap: the case under test"
+    widget.commit()
+    masks = viewer.layers["two masks"].data
+    np.testing.assert_array_equal(masks == 1, committed_one)  # object 1 kept every pixel
+    np.testing.assert_array_equal(masks == 2, second_preview & ~committed_one)
+
+
+@pytest.mark.viewer
+def test_volume_propagation_fills_every_slice_like_the_library(make_napari_viewer_proxy, qtbot, fitted, volume):
+    stack, truth = volume
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(stack, name="vol", scale=(3.0, 1.0, 1.0))
+    widget = SegmentWidget(viewer)
+    widget.set_model(fitted)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    _draw_box(prompts.shapes, truth[2] == 1, z=2)
+    widget.segment_volume()
+    _wait(qtbot, widget)
+    assert sorted(widget.received_slices) == list(range(6))
+    preview = viewer.layers["vol preview"].data > 0
+    uncertainty = viewer.layers["vol uncertainty"].data
+    np.testing.assert_allclose(viewer.layers["vol masks"].scale, (3.0, 1.0, 1.0))
+    reference = VolumePredictor(fitted, cache=widget.cache).segment(stack, {2: dict(box=box_of(truth[2] == 1))})
+    np.testing.assert_array_equal(preview, reference.mask)
+    np.testing.assert_allclose(uncertainty, reference.uncertainty, atol=1e-6)
+    assert preview[2].any() and preview.reshape(6, -1).any(axis=1).all()
+
+
+@pytest.mark.viewer
+def test_cancel_mid_volume_keeps_only_finished_slices(make_napari_viewer_proxy, qtbot, tiny_model, volume):
+    stack, truth = volume
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(stack, name="vol")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    _draw_box(prompts.shapes, truth[3] == 1, z=3)
+    widget.segment_volume()
+    widget.worker.yielded.connect(lambda _: widget.cancel())  # cancel as soon as the first slice arrives
+    _wait(qtbot, widget)
+    assert widget.received_slices == [3]
+    preview = viewer.layers["vol preview"].data
+    uncertainty = viewer.layers["vol uncertainty"].data
+    touched = [z for z in range(6) if preview[z].any() or uncertainty[z].any()]
+    assert touched == [3]  # the finished slice, whole; nothing else
+    assert uncertainty[3].min() > 0  # written in full (random weights: uncertain everywhere)
+    assert not viewer.layers["vol masks"].data.any()
+    assert widget.controls.segment_volume.isEnabled() and not widget.controls.cancel.isEnabled()
+
+
+@pytest.mark.viewer
+def test_errors_become_notifications(make_napari_viewer_proxy, qtbot, tiny_model, monkeypatch):
+    errors = _errors(monkeypatch)
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=7, count=1)
+    viewer.add_image(np.stack([image] * 3), name="s")
+    widget = SegmentWidget(viewer)
+    widget.segment_slice()
+    assert "no model loaded" in errors[-1]
+    widget.set_model(tiny_model)
+    widget.segment_slice()
+    assert "no prompt on this slice" in errors[-1]
+    # a library error raised inside the worker arrives as its own message, not a traceback
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    viewer.dims.set_current_step(0, 1)
+    prompts.points.add([1, 10, 500])  # outside the 192-pixel-wide image
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    assert "outside" in errors[-1] and "Traceback" not in errors[-1]
+    image_only = [m for m in available_methods() if not getattr(get_method(m), "supports_volume", False)]
+    if image_only:  # methods that re-run the model per image cannot propagate: a clear refusal
+        widget.controls.method.setCurrentText(image_only[0])
+        widget.segment_volume()
+        assert "single images only" in errors[-1]
+
+
+@pytest.mark.viewer
+def test_time_series_segments_the_current_slice_only(make_napari_viewer_proxy, qtbot, tiny_model, monkeypatch):
+    infos, errors = [], _errors(monkeypatch)
+    monkeypatch.setattr(segment_module, "show_info", lambda message: infos.append(message))
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=8, count=1)
+    data = np.stack([np.stack([image] * 2)] * 2)  # (T, Z, Y, X)
+    viewer.add_image(data, name="tz")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    viewer.dims.set_current_step(0, 1)
+    viewer.dims.set_current_step(1, 0)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    x0, y0, x1, y1 = box_of(labels == 1)
+    corners = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float) - 0.5
+    prompts.shapes.add_rectangles(np.column_stack([np.ones(4), np.zeros(4), corners]))
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    assert any("current Y×X slice only" in message for message in infos)
+    preview = viewer.layers["tz preview"].data
+    assert preview[1, 0].any() and not preview[0].any() and not preview[1, 1].any()
+    widget.segment_volume()
+    assert "volume propagation needs Z×Y×X" in errors[-1]
