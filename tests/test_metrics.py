@@ -541,5 +541,5 @@ def test_evaluate_on_a_fitted_model_prediction(fitted, blob):
     out = predictor.predict(box=box_of(target))
     results = evaluate(out.probability, out.uncertainty, target, out.mask)
     assert tuple(results) == EVALUATE_KEYS
-    assert results["iou"] > 0.5  # the fitted decoder finds the blob
-    assert results["auroc"] > 0.6  # and its uncertainty sits where its errors are (the boundary)
+    assert results["iou"] > 0.7  # the fitted decoder finds the blob (0.90 when written)
+    assert results["auroc"] > 0.8  # and its uncertainty sits where its errors are (0.996 when written)
