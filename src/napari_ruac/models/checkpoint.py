@@ -33,9 +33,15 @@ def read_torch_file(path: str | Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower():  # not a refused class: the bytes are not a pickle at all
+            raise CheckpointError(
+                f"{path} is not a readable PyTorch checkpoint (corrupt or truncated file?). "
+                "Download or copy it again."
+            ) from exc
+        detail = next((line.strip() for line in str(exc).splitlines() if "global" in line.lower()), "")
         raise CheckpointError(
-            f"{path} is not a weights-only checkpoint (it needs arbitrary code to load, which we refuse). "
-            f"Re-save its state_dict with torch.save, or use safetensors. Detail: {str(exc).splitlines()[0]}"
+            f"{path} is not a weights-only checkpoint (loading it would run code from the file, which we refuse). "
+            f"Re-save its state_dict with torch.save, or use safetensors. Detail: {detail}"
         ) from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(

@@ -1,0 +1,113 @@
+"""Model registry, cache location, download with hash check — all with local fake files."""
+
+import hashlib
+import os
+import re
+from dataclasses import replace
+
+import pytest
+
+from napari_ruac.models import download as dl
+from napari_ruac.models import registry
+from napari_ruac.models.sam2_build import sam2_config_dir
+
+
+def test_registry_has_the_four_official_sam21_checkpoints():
+    assert set(registry.MODELS) == {
+        "sam2.1_hiera_tiny",
+        "sam2.1_hiera_small",
+        "sam2.1_hiera_base_plus",
+        "sam2.1_hiera_large",
+    }
+    for spec in registry.MODELS.values():
+        assert (sam2_config_dir() / spec.config).is_file(), spec.config
+        assert spec.url.startswith("https://") and spec.url.endswith(spec.filename)
+        assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256)
+        assert spec.size_bytes > 100e6
+        assert all(m.startswith("https://") for m in spec.mirrors)
+
+
+def test_aliases_and_unknown_names():
+    assert registry.get_spec("tiny").name == "sam2.1_hiera_tiny"
+    assert registry.get_spec("sam2.1_hiera_large.pt").name == "sam2.1_hiera_large"
+    with pytest.raises(KeyError, match="Known models: sam2.1_hiera_tiny"):
+        registry.get_spec("sam3_huge")
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("NAPARI_RUAC_CACHE", str(tmp_path / "c"))
+    assert registry.checkpoint_path("tiny") == tmp_path / "c" / "models" / "sam2.1_hiera_tiny.pt"
+    monkeypatch.delenv("NAPARI_RUAC_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert registry.cache_dir() == tmp_path / "xdg" / "napari-ruac"
+
+
+def _fake_remote(tmp_path, payload=b"weights" * 100_000):
+    source = tmp_path / "remote" / "model.pt"
+    source.parent.mkdir()
+    source.write_bytes(payload)
+    return source, hashlib.sha256(payload).hexdigest()
+
+
+def test_download_reports_progress_verifies_and_is_atomic(tmp_path):
+    source, digest = _fake_remote(tmp_path)
+    seen = []
+    target = dl.download_file(source.as_uri(), tmp_path / "cache" / "m.pt", digest, lambda d, t: seen.append((d, t)))
+    assert target.read_bytes() == source.read_bytes()
+    assert seen and seen[-1][0] == source.stat().st_size
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert not list((tmp_path / "cache").glob("*.part"))
+
+
+def test_download_with_a_wrong_hash_keeps_nothing(tmp_path):
+    source, _ = _fake_remote(tmp_path)
+    with pytest.raises(dl.ChecksumError, match="expected"):
+        dl.download_file(source.as_uri(), tmp_path / "cache" / "m.pt", "0" * 64)
+    assert not any((tmp_path / "cache").iterdir())
+
+
+def test_download_failure_says_what_to_put_where(tmp_path, monkeypatch):
+    monkeypatch.delenv("NAPARI_RUAC_OFFLINE", raising=False)
+    spec = replace(registry.MODELS["sam2.1_hiera_tiny"], url=(tmp_path / "nope.pt").as_uri(), mirrors=())
+    monkeypatch.setitem(registry.MODELS, spec.name, spec)
+    with pytest.raises(dl.DownloadError) as info:
+        dl.download_model(spec.name)
+    message = str(info.value)
+    assert str(registry.checkpoint_path(spec.name)) in message and spec.sha256 in message
+
+
+def test_offline_mode_never_tries_the_network(monkeypatch):
+    monkeypatch.setenv("NAPARI_RUAC_OFFLINE", "1")
+    with pytest.raises(dl.DownloadError, match="offline"):
+        dl.download_model("sam2.1_hiera_small")
+
+
+def test_download_model_falls_back_to_a_mirror_then_reuses_the_verified_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("NAPARI_RUAC_OFFLINE", raising=False)
+    source, digest = _fake_remote(tmp_path)
+    spec = replace(
+        registry.MODELS["sam2.1_hiera_tiny"],
+        url=(tmp_path / "missing.pt").as_uri(),
+        mirrors=(source.as_uri(),),
+        sha256=digest,
+    )
+    monkeypatch.setitem(registry.MODELS, spec.name, spec)
+    path = dl.download_model(spec.name)
+    assert path == registry.checkpoint_path(spec.name) and path.read_bytes() == source.read_bytes()
+    assert registry.available_models() == [spec.name]
+    source.unlink()  # a second call must not download again
+    assert dl.download_model(spec.name) == path
+
+
+def test_a_corrupted_cached_file_is_detected(tmp_path, monkeypatch):
+    monkeypatch.delenv("NAPARI_RUAC_OFFLINE", raising=False)
+    source, digest = _fake_remote(tmp_path)
+    spec = replace(registry.MODELS["sam2.1_hiera_tiny"], url=source.as_uri(), mirrors=(), sha256=digest)
+    monkeypatch.setitem(registry.MODELS, spec.name, spec)
+    path = dl.download_model(spec.name)
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(1, 1))  # a changed file also changes its stat; the marker no longer matches
+    with pytest.raises(dl.ChecksumError, match="corrupt"):
+        dl.download_model(spec.name)
