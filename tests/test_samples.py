@@ -97,7 +97,8 @@ def test_ct_phantom_geometry_and_labels(phantom):
     np.testing.assert_allclose(centre[:3], 0, atol=1e-9)
     assert_exact_labels(phantom.labels, min_size=20)
     assert set(phantom.label_names) == set(range(1, phantom.labels.max() + 1))
-    assert {"liver", "liver_lesion", "lung_left", "lung_right", "bone_ring", "spine"} <= set(phantom.label_names.values())
+    expected = {"liver", "liver_lesion", "lung_left", "lung_right", "bone_ring", "spine"}
+    assert expected <= set(phantom.label_names.values())
 
 
 def _median_hu(sample, name):

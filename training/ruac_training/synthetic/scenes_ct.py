@@ -26,14 +26,14 @@ def _window(rng: np.random.Generator, hu: np.ndarray, style: Style) -> np.ndarra
 
 def _render_anatomy(rng: np.random.Generator, shape, style: Style, min_size: int):
     side = min(shape)
-    center = np.asarray(shape) / 2 + rng.normal(0, 0.03 * side, 2)
-    body = np.array([rng.uniform(0.28, 0.42), rng.uniform(0.38, 0.48)]) * side  # (y, x) radii
+    center = np.asarray(shape) / 2 + rng.uniform(-0.02, 0.02, 2) * side
+    body = np.array([rng.uniform(0.26, 0.4), rng.uniform(0.36, 0.44)]) * side  # (y, x) radii, inside the image
     hu = np.full(shape, -1000.0, np.float32)
     canvas = Canvas(shape, min_size)
     fat = rng.uniform(0.02, 0.06) * side
 
     def fill(radii, value):
-        found = star_blob(shape, center, radii[1], radii[1] / radii[0], np.pi / 2)
+        found = star_blob(shape, center, radii[1], radii[0] / radii[1], np.pi / 2)  # x radius, y/x aspect
         box, rho = found
         hu[box][rho <= 1] = value
         return box, rho <= 1
@@ -47,7 +47,7 @@ def _render_anatomy(rng: np.random.Generator, shape, style: Style, min_size: int
     canvas.labels[blocked] = -1
     thickness = max(2.0, rng.uniform(0.012, 0.025) * side)
     if rng.random() < 0.7:
-        found = ring(shape, center, cavity[1], thickness, cavity[1] / cavity[0], np.pi / 2)
+        found = ring(shape, center, cavity[1], thickness * cavity[1] / cavity[0], cavity[0] / cavity[1], np.pi / 2)
         if found is not None:
             box, mask = found
             canvas.labels[box][mask & (canvas.labels[box] == -1)] = 0
@@ -55,15 +55,18 @@ def _render_anatomy(rng: np.random.Generator, shape, style: Style, min_size: int
                 hu[box][mask] = rng.uniform(500, 900)
     structures = []
     if rng.random() < 0.7:  # spine, posterior (bottom of the image)
-        structures.append((center + [cavity[0] * 0.7, 0], cavity[1] * rng.uniform(0.12, 0.18), 1.2, rng.uniform(300, 700), 0.0))
+        structures.append((center + [cavity[0] * 0.7, 0], cavity[1] * rng.uniform(0.12, 0.18), 1.2,
+                           rng.uniform(300, 700), 0.0))
     if rng.random() < 0.5:  # lungs
         for side_sign in (-1, 1):
-            structures.append((center + [-cavity[0] * 0.1, side_sign * cavity[1] * 0.45], cavity[1] * rng.uniform(0.3, 0.42),
-                               rng.uniform(1.0, 1.5), rng.uniform(-850, -750), 0.05))
+            lung_center = center + [-cavity[0] * 0.1, side_sign * cavity[1] * 0.45]
+            structures.append((lung_center, cavity[1] * rng.uniform(0.3, 0.42), rng.uniform(1.0, 1.5),
+                               rng.uniform(-850, -750), 0.05))
     for _ in range(int(rng.integers(1, 5))):  # organs
         offset = rng.uniform(-0.6, 0.6, 2) * cavity
+        organ_hu = 40.0 + rng.choice([-1, 1]) * rng.uniform(15, 60)  # visible against 40 HU soft tissue
         structures.append((center + offset, cavity[1] * rng.uniform(0.1, 0.4), rng.uniform(1, 1.8),
-                           rng.uniform(-20, 90), rng.uniform(0, 0.15)))
+                           organ_hu, rng.uniform(0, 0.15)))
     organ_ids = []
     for position, radius, aspect, value, wobble in structures:
         found = star_blob(shape, position, radius, aspect, rng.uniform(0, np.pi), random_harmonics(rng, wobble))
@@ -102,23 +105,23 @@ def _render_anatomy(rng: np.random.Generator, shape, style: Style, min_size: int
 def _render_phantom(rng: np.random.Generator, shape, style: Style, min_size: int):
     """Nested ellipses with flat, close values (skull ring, brain, ventricles, small features)."""
     side = min(shape)
-    center = np.asarray(shape) / 2 + rng.normal(0, 0.02 * side, 2)
-    radius = rng.uniform(0.36, 0.47) * side
+    center = np.asarray(shape) / 2 + rng.uniform(-0.02, 0.02, 2) * side
+    radius = rng.uniform(0.34, 0.44) * side
     aspect = rng.uniform(0.65, 0.85)  # narrower in x, like Shepp-Logan
     image = np.zeros(shape, np.float32)
     canvas = Canvas(shape, min_size)
-    thickness = rng.uniform(0.05, 0.1) * radius * aspect
+    thickness = max(2.5, rng.uniform(0.05, 0.1) * radius * aspect)
     minor = radius * aspect  # the long axis (radius) runs along y, like Shepp-Logan
     found = ring(shape, center, minor, thickness, 1 / aspect, np.pi / 2)
     box, skull = found
-    skull_id = canvas.add(box, skull, min_visible=0.9)
-    image[box][skull] = 1.0
+    if canvas.add(box, skull, min_visible=0.9) is not None:  # a ring too thin to stay whole is left out
+        image[box][skull] = 1.0
     found = star_blob(shape, center, minor - thickness, 1 / aspect, np.pi / 2)
     box, rho = found
     interior_value = rng.uniform(0.15, 0.35)
     interior_id = canvas.add(box, rho <= 1, min_visible=0.9)
-    if skull_id is None or interior_id is None:
-        raise RuntimeError("phantom skull/interior could not be placed")  # cannot happen inside the image
+    if interior_id is None:
+        raise RuntimeError("phantom interior could not be placed")  # cannot happen: it is the first large blob
     image[box][canvas.labels[box] == interior_id] = interior_value
     for _ in range(int(rng.integers(3, 12))):
         r = (minor - thickness) * float(np.exp(rng.uniform(np.log(0.05), np.log(0.45))))
@@ -127,7 +130,7 @@ def _render_phantom(rng: np.random.Generator, shape, style: Style, min_size: int
         if found is None:
             continue
         box, rho = found
-        mask = (rho <= 1) & (canvas.labels[box] >= 2)  # inside the skull
+        mask = (rho <= 1) & (canvas.labels[box] >= interior_id)  # inside the skull
         label_id = canvas.add(box, mask, in_front=True, min_visible=0.9, keep_fraction=0.3)
         if label_id is not None:
             delta = rng.uniform(0.06, 0.25) * rng.choice([-1, 1]) if rng.random() < 0.7 else -interior_value

@@ -137,7 +137,8 @@ def render_cells(rng: np.random.Generator, shape, style: Style, min_size: int):
         visible = canvas.labels[box] == label_id
         depth = ndimage.distance_transform_edt(np.pad(visible, 1))[1:-1, 1:-1][visible]
         level = rng.uniform(0.15, 0.4) * (1.5 if mode == "fluorescent" else 1.0)
-        value = sign * level * (1 + rng.uniform(0.1, 0.4) * texture[box][visible] + rng.uniform(0, 0.4) * grains[box][visible])
+        inside = rng.uniform(0.1, 0.4) * texture[box][visible] + rng.uniform(0, 0.4) * grains[box][visible]
+        value = sign * level * (1 + inside)
         value += rim_sign * rng.uniform(0.05, 0.2) * np.exp(-depth / rim_width)  # membrane
         if rng.random() < 0.6:  # nucleus: an inner ellipse of different brightness
             nucleus = rho[visible] < rng.uniform(0.3, 0.55)

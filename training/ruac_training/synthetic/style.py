@@ -60,7 +60,8 @@ def sample_style(rng: np.random.Generator, kind: str, shape, shifted: bool, kind
             invert=False, elastic=0.0, elastic_grid=0,
         )
     blur = str(rng.choice(["motion", "defocus", "gaussian"], p=[0.4, 0.4, 0.2]))
-    blur_amount = {"motion": rng.uniform(3, 8), "defocus": rng.uniform(1.5, 3.0), "gaussian": rng.uniform(2.0, 2.8)}[blur]
+    blur_range = {"motion": (3.0, 8.0), "defocus": (1.5, 3.0), "gaussian": (2.0, 2.8)}[blur]
+    blur_amount = rng.uniform(*blur_range)
     gamma = float(rng.choice([rng.uniform(0.4, 0.6), rng.uniform(1.7, 2.3)]))
     low = float(rng.uniform(0.1, 0.35))
     return Style(
@@ -152,7 +153,7 @@ def finish(rng: np.random.Generator, image: np.ndarray, labels: np.ndarray, styl
     elif style.noise == "correlated":
         image = degrade.gaussian_noise(rng, image, 0.06 * level, correlation=0.8)
     elif style.noise == "speckle":
-        image = degrade.speckle(rng, image, 0.1 + 0.15 * level)
+        image = degrade.speckle(rng, image, 0.08 + 0.12 * level)
     elif style.noise == "salt_pepper":
         image = degrade.salt_pepper(rng, degrade.gaussian_noise(rng, image, 0.02), 0.01 + 0.03 * level)
     elif style.noise == "stripes":
