@@ -1,0 +1,74 @@
+"""SAM2's task loss against independent references, and UAA's dual stop-gradient routing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torchvision.ops import sigmoid_focal_loss
+
+from ruac_training.losses import TaskLossWeights, dice_loss, focal_loss, task_loss, uaa_loss, uaa_terms
+
+
+def test_focal_loss_matches_torchvision():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 2, 8, 8) * 3
+    target = (torch.rand(3, 2, 8, 8) > 0.6).float()
+    ours = focal_loss(logits, target, 0.25, 2.0)
+    reference = sigmoid_focal_loss(logits, target, alpha=0.25, gamma=2.0, reduction="none").flatten(2).mean(-1)
+    torch.testing.assert_close(ours, reference)
+
+
+def test_dice_loss_values():
+    logits = torch.full((1, 1, 4, 4), 20.0)  # probability ≈ 1 everywhere
+    target = torch.zeros(1, 1, 4, 4)
+    target[..., :2, :] = 1  # 8 of 16 pixels
+    expected = 1 - (2 * 8 + 1) / (16 + 8 + 1)
+    assert dice_loss(logits, target).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_task_loss_trains_the_best_candidate_and_supervises_iou():
+    target = torch.zeros(1, 8, 8)
+    target[0, 2:6, 2:6] = 1
+    good = torch.where(target > 0, 8.0, -8.0)[0]
+    logits = torch.stack([-good, good, torch.zeros(8, 8)])[None].requires_grad_()  # candidate 1 is right
+    predicted_iou = torch.tensor([[0.3, 0.9, 0.5]], requires_grad=True)
+    weights = TaskLossWeights(supervise_all_iou=False)
+    total, parts, best = task_loss(logits, predicted_iou, torch.tensor([4.0]), target, weights)
+    assert best.tolist() == [1]
+    total.backward()
+    assert logits.grad[0, 0].abs().sum() == 0 and logits.grad[0, 2].abs().sum() == 0  # only the best one learns
+    assert parts["iou"].item() == pytest.approx((0.9 - 1.0) ** 2, abs=1e-6)
+    assert predicted_iou.grad[0, 1] < 0 and predicted_iou.grad[0, 0] == 0  # pushed up towards the true IoU 1
+    all_iou = task_loss(logits.detach(), predicted_iou.detach(), torch.tensor([4.0]), target, TaskLossWeights())[1]["iou"]
+    true_iou = torch.tensor([0.0, 1.0, 0.0])  # -good: no overlap; zeros: nothing predicted
+    assert abs(all_iou.item() - ((torch.tensor([0.3, 0.9, 0.5]) - true_iou) ** 2).mean().item()) < 1e-6
+
+
+def test_uaa_stop_gradients_route_as_method_says():
+    error = torch.tensor([0.0, 0.2, 0.9, 1.0], requires_grad=True)
+    uncertainty = torch.tensor([0.1, 0.5, 0.3, 0.8], requires_grad=True)
+    l_e, l_u = uaa_terms(error, uncertainty)
+    grad_e_of_le, grad_u_of_le = torch.autograd.grad(l_e.sum(), (error, uncertainty), allow_unused=True)
+    grad_e_of_lu, grad_u_of_lu = torch.autograd.grad(l_u.sum(), (error, uncertainty), allow_unused=True)
+    assert grad_u_of_le is None or torch.all(grad_u_of_le == 0)  # L_e cannot move u
+    assert grad_e_of_lu is None or torch.all(grad_e_of_lu == 0)  # L_u cannot move e
+    u, e = uncertainty.detach(), error.detach()
+    torch.testing.assert_close(grad_e_of_le, torch.exp(-u) - torch.exp(u))
+    torch.testing.assert_close(grad_u_of_lu, -e * torch.exp(-u) + (1 - e) * torch.exp(u))
+    # descent on L_u raises u where the error is high and lowers it where there is none
+    assert grad_u_of_lu[3] < 0 and grad_u_of_lu[0] > 0
+
+
+def test_uaa_is_lowest_when_uncertainty_follows_error():
+    error = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    aligned = uaa_loss(error, torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    flipped = uaa_loss(error, torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    uniform = uaa_loss(error, torch.full((4,), 0.5))
+    assert aligned < uniform < flipped
+    # the u that minimises L_u grows with the error (no uniform collapse): u* = ½·log(e / (1 − e))
+    grid = torch.linspace(0, 1, 1001)
+    best = [grid[torch.argmin(uaa_terms(torch.full_like(grid, e), grid)[1])].item() for e in (0.6, 0.75, 0.85)]
+    assert best[0] < best[1] < best[2]
+    assert abs(best[1] - 0.5 * math.log(0.75 / 0.25)) < 2e-3

@@ -1,0 +1,116 @@
+"""The trainer in-process: exact resume after a stop, validation + best checkpoint, export → predictor,
+config errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from fixture_models import blob_scene, box_of
+from napari_ruac import ImagePredictor, load_model
+from ruac_training import checkpointing
+from ruac_training.config import ConfigError, load_config
+from ruac_training.export import export_run
+from ruac_training.trainer import Trainer
+from training_support import tiny_config, write_blob_folder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    previous = torch.get_num_threads()
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_blob_folder(tmp_path_factory.mktemp("blobs"), count=5, size=64, objects=2)
+
+
+def fast_config(run_dir, data_root, *overrides):
+    """8 optimizer steps (2 epochs × 4) across all three curriculum phases, accumulation 2."""
+    base = tiny_config(run_dir, data_root, model={"image_size": 64}, prompts={"correction_rounds": 1})
+    return load_config(base, [
+        "data.batch_size=1", "data.max_objects=1", "data.val_fraction=0.2", "optim.accumulate=1",
+        "train.epochs=2", "loss.curriculum.task_only_epochs=0.5", "loss.curriculum.kl_epochs=0.5",
+        "val.every_steps=3", "checkpoint.every_steps=1000", *overrides,
+    ])
+
+
+def run_all(config, resume=False, stop_at=None):
+    trainer = Trainer(config, resume=resume)
+    events = []
+    for event in trainer.iter_train():
+        events.append(event)
+        if stop_at is not None and event.event == "step" and event.step == stop_at:
+            trainer.request_stop()
+    trainer.close()
+    return trainer, events
+
+
+def assert_same_state(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_stop_and_resume_gives_the_uninterrupted_parameters(tmp_path, data):
+    straight, events = run_all(fast_config(tmp_path / "straight", data))
+    assert straight.total_steps == 8 and events[-1].event == "done"
+    phases = [e.phase for e in events if e.event == "step"]
+    assert phases == ["task"] * 2 + ["kl"] * 2 + ["full"] * 4
+
+    first, events = run_all(fast_config(tmp_path / "resumed", data), stop_at=3)
+    assert events[-1].event == "stopped" and first.step == 3
+    assert [e.step for e in events if e.event == "checkpoint"] == [3]
+    second, events = run_all(fast_config(tmp_path / "resumed", data), resume=True)
+    assert second.resumed_from.name == "step_00000003.pt" and events[-1].event == "done"
+    assert_same_state(straight.model.state_dict(), second.model.state_dict())
+    assert_same_state(straight.attackers.state_dict(), second.attackers.state_dict())
+    assert any(not torch.equal(v, first_v) for v, first_v in zip(second.model.state_dict().values(),
+                                                                checkpointing.load_checkpoint(first.checkpoint_dir / "step_00000003.pt")["model"].values()))
+
+
+def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
+    trainer, events = run_all(fast_config(tmp_path / "run", data, "train.epochs=1", "val.every_steps=2"))
+    validations = [e for e in events if e.event == "validation"]
+    assert validations and {"iou", "auroc", "pearson"} <= set(validations[0].values)
+    best = trainer.checkpoint_dir / "best.pt"
+    state = torch.load(best, map_location="cpu", weights_only=True)
+    assert state["best"]["metric"] == "iou" and state["best"]["step"] in (2, 4)
+    model = load_model(trainer.checkpoint_dir / "step_00000004.pt", device="cpu")  # napari_ruac reads training checkpoints
+    assert_same_state(model.head.state_dict(), trainer.model.head.state_dict())
+    # the export: all weights (a from-scratch config), loadable by the predictor
+    weights, _ = export_run(trainer.run_dir, which="last")
+    exported = load_model(weights.with_suffix(".json"), device="cpu")
+    assert_same_state(exported.sam2.state_dict(), trainer.model.sam2.state_dict())
+    image, labels = blob_scene(seed=2, size=96, count=1)
+    predictor = ImagePredictor(exported)
+    predictor.set_image(image)
+    prediction = predictor.predict(box=box_of(labels == 1))
+    assert prediction.mask.shape == (96, 96) and 0 <= prediction.uncertainty.min() <= prediction.uncertainty.max() <= 1
+
+
+def test_small_export_of_a_registry_model_holds_decoder_and_head_only(tmp_path, data):
+    config = fast_config(tmp_path / "registry", data, "model.name=sam2.1_hiera_tiny", "model.sam2_config=null",
+                         "train.max_steps=2", "val.every_steps=null")
+    trainer, _ = run_all(config)
+    weights, _ = export_run(trainer.run_dir, which="last", include_sam2=False)
+    assert weights.stat().st_size < 25e6  # decoder (4.2 M params) + head, not the 39 M of SAM2.1-tiny
+    exported = load_model(weights.with_suffix(".json"), device="cpu", pretrained=False)  # base from the registry
+    assert_same_state(exported.sam2.sam_mask_decoder.state_dict(), trainer.model.sam2.sam_mask_decoder.state_dict())
+    assert_same_state(exported.head.state_dict(), trainer.model.head.state_dict())
+    predictor = ImagePredictor(exported)
+    image, labels = blob_scene(seed=1, size=80, count=1)
+    predictor.set_image(image)
+    assert predictor.predict(box=box_of(labels == 1)).probability.shape == (80, 80)
+
+
+def test_config_errors_name_the_key(tmp_path, data):
+    with pytest.raises(ConfigError, match="optim.lr"):
+        load_config(tiny_config(tmp_path, data), ["optim.lrr=3"])
+    with pytest.raises(ConfigError, match="model.freeze"):
+        load_config(tiny_config(tmp_path, data), ["model.freeze=[encoder]"])
+    with pytest.raises(ConfigError, match="cannot fill one optimizer step"):
+        Trainer(fast_config(tmp_path / "big", data, "data.batch_size=8"))

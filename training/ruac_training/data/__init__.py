@@ -1,0 +1,39 @@
+"""Training data: on-disk layouts → objects → model-ready tensors → resumable loaders."""
+
+from .dataset import ObjectDataset, to_tensors
+from .loader import ResumableSampler, build_datasets, build_loader, split_items
+from .objects import components, extract_objects
+from .readers import DataError, read_array
+from .sources import (
+    SOURCE_TYPES,
+    FolderSource,
+    MoseSource,
+    NiftiSource,
+    RawSample,
+    Source,
+    SyntheticSource,
+    TiffStackSource,
+    build_source,
+)
+
+__all__ = [
+    "SOURCE_TYPES",
+    "DataError",
+    "FolderSource",
+    "MoseSource",
+    "NiftiSource",
+    "ObjectDataset",
+    "RawSample",
+    "ResumableSampler",
+    "Source",
+    "SyntheticSource",
+    "TiffStackSource",
+    "build_datasets",
+    "build_loader",
+    "build_source",
+    "components",
+    "extract_objects",
+    "read_array",
+    "split_items",
+    "to_tensors",
+]

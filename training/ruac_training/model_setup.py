@@ -1,0 +1,165 @@
+"""Building what trains: the RUACModel (registry name or SAM2 config), the attackers, which parts
+are frozen, and the optimizer's parameter groups (one learning rate per part)."""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+from torch import nn
+
+from napari_ruac.models import RUACModel, build_model, load_model, load_ruac_weights
+from napari_ruac.models.sam2_build import load_config
+
+from .attackers import DeformationAdversary, StyleAdversary
+from .config import ConfigError
+
+PARTS = ("image_encoder", "prompt_encoder", "mask_decoder", "head", "extras")
+_EXTRA_PREFIXES = ("napari_ruac.", "ruac_training.")
+
+
+def reduced_hiera(embed_dim: int = 16, stages=(1, 1, 2, 1), d_model: int = 256) -> dict:
+    """A small SAM2 config (Hiera with ``embed_dim`` and ``stages``; one memory layer) derived from
+    the packaged SAM2.1-tiny config: for from-scratch training at 128–256 px and for tests."""
+    cfg = load_config("configs/sam2.1/sam2.1_hiera_t.yaml")
+    model = cfg["model"]
+    trunk = model["image_encoder"]["trunk"]
+    stage_ends = [sum(stages[: i + 1]) - 1 for i in range(len(stages))]
+    pooled = {end + 1 for end in stage_ends[:-1]}
+    # one global-attention block per later stage that is not a pooling block (SAM2 forbids both)
+    global_blocks = [end for end in stage_ends[2:] if end not in pooled]
+    trunk.update(embed_dim=embed_dim, num_heads=1, stages=list(stages), global_att_blocks=global_blocks,
+                 window_pos_embed_bkg_spatial_size=[4, 4], window_spec=[8, 4, 4, 4])
+    model["image_encoder"]["neck"]["backbone_channel_list"] = [embed_dim * 2**i for i in (3, 2, 1, 0)]
+    model["image_encoder"]["neck"]["d_model"] = d_model
+    model["memory_attention"]["num_layers"] = 1
+    model["memory_attention"]["layer"]["dim_feedforward"] = 256
+    return cfg
+
+
+def _sam2_config(value):
+    if isinstance(value, dict) and "model" not in value and "reduced_hiera" in value:
+        return reduced_hiera(**(value["reduced_hiera"] or {}))
+    if value == "reduced_hiera":
+        return reduced_hiera()
+    return value
+
+
+def _import_extra(name: str, spec: dict) -> nn.Module:
+    target = str(spec.get("class", ""))
+    module_name, _, class_name = target.partition(":")
+    if not module_name.startswith(_EXTRA_PREFIXES) or not class_name:
+        raise ConfigError(f"model.extras.{name}.class must be 'napari_ruac.<module>:<Class>', got {target!r}.")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"model.extras.{name}: cannot import {target}: {exc}") from exc
+    return cls(**(spec.get("config") or {}))
+
+
+def build_training_model(model_cfg: dict) -> RUACModel:
+    """The RUACModel a run trains, on the CPU (the trainer moves it)."""
+    size = model_cfg.get("image_size")
+    if model_cfg.get("sam2_config"):
+        model = build_model(
+            _sam2_config(model_cfg["sam2_config"]),
+            name=model_cfg.get("name") or "ruac-custom",
+            image_size=size,
+            head_config=model_cfg.get("head") or None,
+        )
+    else:
+        model = load_model(model_cfg["name"], device="cpu", pretrained=bool(model_cfg.get("pretrained", True)), image_size=size)
+        if model_cfg.get("head"):
+            from napari_ruac.models import WeibullMaskHead
+
+            model.head = WeibullMaskHead(**model_cfg["head"])
+    if model_cfg.get("init_checkpoint"):
+        load_ruac_weights(model, model_cfg["init_checkpoint"])
+    for name, spec in (model_cfg.get("extras") or {}).items():
+        if name not in model.extras:
+            model.attach(name, _import_extra(name, spec))
+    return model
+
+
+def build_attackers(attack_cfg: dict, feature_dim: int) -> nn.ModuleDict:
+    """The enabled attackers (``style``, ``deformation``) as a ModuleDict (possibly empty)."""
+    attackers = nn.ModuleDict()
+    style = dict(attack_cfg.get("style") or {})
+    if style.pop("enabled", False):
+        attackers["style"] = StyleAdversary(feature_dim=feature_dim, **style)
+    deformation = dict(attack_cfg.get("deformation") or {})
+    if deformation.pop("enabled", False):
+        attackers["deformation"] = DeformationAdversary(feature_dim=feature_dim, **deformation)
+    return attackers
+
+
+def model_parts(model: RUACModel) -> dict[str, list[nn.Parameter]]:
+    """The model's parameters by part; SAM2's video-memory modules belong to none (never trained)."""
+    sam = model.sam2
+    encoder = list(sam.image_encoder.parameters())
+    if hasattr(sam, "no_mem_embed"):
+        encoder.append(sam.no_mem_embed)  # added to the image embedding in single-frame mode
+    return {
+        "image_encoder": encoder,
+        "prompt_encoder": list(sam.sam_prompt_encoder.parameters()),
+        "mask_decoder": list(sam.sam_mask_decoder.parameters()),
+        "head": list(model.head.parameters()),
+        "extras": list(model.extras.parameters()),
+    }
+
+
+def apply_freeze(model: RUACModel, freeze: list[str]) -> list[str]:
+    """Set requires_grad by part; returns the trainable parts. Frozen parts run in eval mode."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trainable = [part for part in PARTS if part not in set(freeze)]
+    for part, params in model_parts(model).items():
+        for p in params:
+            p.requires_grad_(part in trainable)
+    return trainable
+
+
+def set_train_mode(model: RUACModel, trainable: list[str]) -> None:
+    """Train mode only for trainable parts (a frozen encoder keeps eval behaviour, e.g. no drop-path)."""
+    model.eval()
+    modules = {
+        "image_encoder": model.sam2.image_encoder,
+        "prompt_encoder": model.sam2.sam_prompt_encoder,
+        "mask_decoder": model.sam2.sam_mask_decoder,
+        "head": model.head,
+        "extras": model.extras,
+    }
+    for part in trainable:
+        modules[part].train()
+
+
+def parameter_groups(model: RUACModel, attackers: nn.Module, trainable: list[str], optim_cfg: dict) -> list[dict]:
+    """AdamW groups, one per trainable part and one for the attackers, each with its lr and decay."""
+    lrs, decay = optim_cfg["lr"], optim_cfg.get("weight_decay") or {}
+    parts = model_parts(model)
+    groups = []
+    for part in trainable:
+        params = [p for p in parts[part] if p.requires_grad]
+        if params:
+            wd = decay.get(part, decay.get("default", 0.0))
+            groups.append({"name": part, "params": params, "lr": float(lrs[part]), "weight_decay": float(wd)})
+    attacker_params = [p for p in attackers.parameters() if p.requires_grad]
+    if attacker_params:
+        wd = decay.get("attackers", decay.get("default", 0.0))
+        groups.append({"name": "attackers", "params": attacker_params, "lr": float(lrs["attackers"]), "weight_decay": float(wd)})
+    if not groups:
+        raise ConfigError("nothing to train: every part is in model.freeze and no attacker is enabled.")
+    for group in groups:
+        group["initial_lr"] = group["lr"]
+    return groups
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 for ``bf16`` (any device) and ``auto`` on CUDA; None (fp32) otherwise."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None

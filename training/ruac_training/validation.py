@@ -1,0 +1,73 @@
+"""Validation: clean images, the exact box of each object, one decoder pass, the RUAC analytic
+maps, and the metrics of ``napari_ruac.metrics.evaluate`` averaged over objects (all ranks)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .distributed import all_reduce_sum
+from .prompts import mask_boxes
+
+
+def _evaluate(probability: np.ndarray, uncertainty: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    try:
+        from napari_ruac.metrics import evaluate
+    except ImportError:  # the metrics package is optional for training: IoU is enough to pick the best
+        predicted, truth = probability > 0.5, target > 0.5
+        union = (predicted | truth).sum()
+        return {"iou": float((predicted & truth).sum() / union) if union else float("nan")}
+    return evaluate(probability, uncertainty, target)
+
+
+@torch.no_grad()
+def validate(model, loader, device: torch.device, autocast_dtype, max_batches: int | None = None) -> dict[str, float]:
+    """Mean metrics over the validation objects (nan-aware, summed across ranks). Leaves the model in
+    eval mode: the trainer restores its per-part train modes."""
+    model.eval()
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    low = model.low_res_size
+    for batch_index, batch in enumerate(loader):
+        if max_batches is not None and batch_index >= max_batches:
+            break
+        images = batch["image"].to(device, non_blocking=True)
+        masks = batch["masks"].to(device, non_blocking=True)
+        image_rows, object_rows = torch.nonzero(batch["valid"].to(device), as_tuple=True)
+        if len(image_rows) == 0:
+            continue
+        targets = masks[image_rows, object_rows]
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            features = model.encode_image(images)
+            boxes = mask_boxes(targets > 0)
+            sparse, dense = model.encode_prompts(boxes=boxes)
+            rows_features = type(features)(features.image_embed[image_rows], [f[image_rows] for f in features.high_res])
+            _, selected = model.decode(rows_features, sparse, dense, multimask=False, repeat_image=False)
+        with torch.autocast(device.type, enabled=False):
+            _, probability, uncertainty = model.head.analytic(model.weibull(_float_selected(selected)))
+        target_low = F.interpolate(targets[:, None].float(), size=(low, low), mode="area")[:, 0] > 0.5
+        for p, u, t in zip(probability.cpu().numpy(), uncertainty.cpu().numpy(), target_low.cpu().numpy()):
+            for key, value in _evaluate(p, u, t).items():
+                if not math.isnan(value):
+                    sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0.0) + 1.0
+    keys = _metric_keys()
+    totals = all_reduce_sum(torch.tensor([[sums.get(k, 0.0), counts.get(k, 0.0)] for k in keys], dtype=torch.float64, device=device))
+    return {k: float(s / c) if c > 0 else float("nan") for k, (s, c) in zip(keys, totals.tolist())}
+
+
+def _metric_keys() -> list[str]:
+    try:
+        from napari_ruac.metrics import EVALUATE_KEYS
+    except ImportError:
+        return ["iou"]
+    return list(EVALUATE_KEYS)
+
+
+def _float_selected(selected):
+    for name in ("upscaled", "hyper_in", "mask_token"):
+        setattr(selected, name, getattr(selected, name).float())
+    return selected
