@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models.uncertainty import binary_entropy
 from ..uq.base import MethodOutput
 
 
@@ -47,7 +48,10 @@ def to_predictions(output: MethodOutput, image_hw: tuple[int, int], method: str)
     """Upsample a method's low-res maps to the image and split the batch into Predictions."""
     logit = upsample(output.mask_logit, image_hw)
     probability = upsample(output.probability, image_hw).clamp(0.0, 1.0)
-    uncertainty = upsample(output.uncertainty, image_hw).clamp(0.0, 1.0)
+    if output.uncertainty_is_entropy:
+        uncertainty = binary_entropy(probability)
+    else:
+        uncertainty = upsample(output.uncertainty, image_hw).clamp(0.0, 1.0)
     low_res = output.mask_logit.clamp(-32.0, 32.0)
     results = []
     for i in range(logit.shape[0]):

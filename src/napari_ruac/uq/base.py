@@ -85,6 +85,9 @@ class MethodOutput:
     uncertainty: torch.Tensor  # (B, h, w) in [0, 1]
     iou: torch.Tensor  # (B,)
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    # True when uncertainty = binary entropy of probability: the predictors then recompute it
+    # from the upsampled probability, so the two full-resolution maps stay consistent
+    uncertainty_is_entropy: bool = True
 
 
 class Method(ABC):
@@ -93,6 +96,7 @@ class Method(ABC):
     name: str = ""
     description: str = ""
     supports_volume: bool = True  # whether VolumePredictor can run it slice by slice
+    uncertainty_is_entropy: bool = True  # False for methods whose map is not H(probability)
 
     @abstractmethod
     def run(self, ctx: MethodContext, prompts: PromptBatch) -> MethodOutput: ...
@@ -122,7 +126,10 @@ class HeadMethod(Method):
             logit, probability, uncertainty = self.apply(ctx.model, selected, ctx.options)
             outputs.append((logit, probability, uncertainty, selected.iou, selected.object_score))
         cat = lambda i: torch.cat([o[i] for o in outputs], dim=0)  # noqa: E731
-        return MethodOutput(cat(0), cat(1), cat(2), cat(3), extras={"object_score": cat(4)})
+        return MethodOutput(
+            cat(0), cat(1), cat(2), cat(3), extras={"object_score": cat(4)},
+            uncertainty_is_entropy=self.uncertainty_is_entropy,
+        )
 
 
 _METHODS: dict[str, Method] = {}
