@@ -141,12 +141,14 @@ def iter_train_varnet(
     seed: int = 0,
     attach: bool = True,
     intensity=None,
+    samples: list[ObjectSample] | None = None,
 ) -> Iterator[dict]:
-    """Train a variance head with the decoder frozen; yields progress; attaches it at the end."""
+    """Train a variance head with the decoder frozen; yields progress; attaches it at the end.
+    ``samples`` (from :func:`prepare_samples`) replaces images/masks when already encoded."""
     _check(steps, batch_size)
     torch.manual_seed(seed)
     head = (head or VarianceHead(transformer_dim=model.sam2.sam_mask_decoder.transformer_dim)).to(model.device)
-    samples = prepare_samples(model, images, masks, intensity)
+    samples = samples or prepare_samples(model, images, masks, intensity)
     rng = np.random.default_rng(seed)
     optimizer = _optimizer(head, lr, weight_decay)
     head.train()
@@ -160,7 +162,7 @@ def iter_train_varnet(
             if grad_clip:
                 torch.nn.utils.clip_grad_norm_(head.parameters(), grad_clip)
             optimizer.step()
-            yield {"step": step + 1, "steps": steps, "loss": float(loss), "head": head}
+            yield {"step": step + 1, "steps": steps, "loss": float(loss.detach()), "head": head}
     head.eval()
     if attach:
         model.attach("varnet", head)
@@ -215,6 +217,7 @@ def iter_train_fusion(
     seed: int = 0,
     attach: bool = True,
     intensity=None,
+    samples: list[ObjectSample] | None = None,
     **method_options,
 ) -> Iterator[dict]:
     """Train a dense-fusion head on the first-pass maps of ``method`` (e.g. ``laplace`` with
@@ -225,7 +228,7 @@ def iter_train_fusion(
     fusion = (fusion or DenseFusion(embed_dim=embed_dim, ones_map=ones_map)).to(model.device)
     chosen = get_method(method)
     options = MethodOptions(seed=seed, extra=dict(method_options))
-    samples = prepare_samples(model, images, masks, intensity)
+    samples = samples or prepare_samples(model, images, masks, intensity)
     rng = np.random.default_rng(seed)
     optimizer = _optimizer(fusion, lr, weight_decay)
     fusion.train()
@@ -239,7 +242,7 @@ def iter_train_fusion(
             if grad_clip:
                 torch.nn.utils.clip_grad_norm_(fusion.parameters(), grad_clip)
             optimizer.step()
-            yield {"step": step + 1, "steps": steps, "loss": float(loss), "head": fusion}
+            yield {"step": step + 1, "steps": steps, "loss": float(loss.detach()), "head": fusion}
     fusion.eval()
     if attach:
         model.attach("fusion", fusion)

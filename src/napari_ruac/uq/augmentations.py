@@ -146,12 +146,23 @@ def apply_colour(unit_rgb: torch.Tensor, aug: Augmentation) -> torch.Tensor:
     return x.clamp(0.0, 1.0)
 
 
+def _prefilter(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """A symmetric 3-tap blur [a, 1−2a, a], a = (1 − s)/2, before shrinking by s: it keeps linear
+    ramps exactly in place (torch's antialiased resize shifts them by up to 0.015 px)."""
+    a = 0.5 * (1.0 - scale)
+    taps = torch.tensor([a, 1.0 - 2.0 * a, a], dtype=x.dtype, device=x.device)
+    c = x.shape[1]
+    x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    x = F.conv2d(x, taps.view(1, 1, 1, 3).expand(c, 1, 1, 3), groups=c)
+    return F.conv2d(x, taps.view(1, 1, 3, 1).expand(c, 1, 3, 1), groups=c)
+
+
 def warp_image(unit_rgb: torch.Tensor, aug: Augmentation) -> torch.Tensor:
     """(B, C, S, S) → zoomed out about the centre (zero padding) and flipped."""
     x = unit_rgb
     side = aug.content_size
     if side is not None and side != aug.image_size:
-        small = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+        small = F.interpolate(_prefilter(x, aug.scale), size=(side, side), mode="bilinear", align_corners=False)
         pad = (aug.image_size - side) // 2
         x = F.pad(small, (pad, pad, pad, pad))
     return torch.flip(x, dims=(-1,)) if aug.flip else x

@@ -67,11 +67,12 @@ class VarianceHead(nn.Module):
             nn.GELU(),
             nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
             nn.Conv2d(self.hidden_channels, self.feature_dim, 3, padding=1),
+            nn.GroupNorm(1, self.feature_dim),
             nn.GELU(),
         )
         self.bias = nn.Parameter(torch.tensor(math.log(self.initial_variance)))
-        with torch.no_grad():  # start near a constant log-variance: small random spatial terms
-            self.token_mlp[-1].weight.mul_(0.1)
+        with torch.no_grad():  # start at the constant log-variance log(initial_variance)
+            self.token_mlp[-1].weight.zero_()
             self.token_mlp[-1].bias.zero_()
 
     def config(self) -> dict:
@@ -100,6 +101,7 @@ def resolve_varnet(model, options: MethodOptions) -> VarianceHead:
 class VarianceNetMethod(HeadMethod):
     name = "varnet"
     description = "variance network (UncertSAM): a trained head predicts a per-pixel variance (one pass)"
+    uncertainty_is_entropy = False  # U comes from the predicted variance, not from H(probability)
 
     def apply(self, model, selected, options: MethodOptions):
         head = resolve_varnet(model, options)
