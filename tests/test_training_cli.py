@@ -78,6 +78,23 @@ def test_killed_process_resumes_to_the_same_parameters(tmp_path, data):
 
 
 @pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, data):
+    config = write_config(tmp_path / "c.yaml", tmp_path / "run", data, train={"epochs": 20, "log_every": 1, "image_every": 0})
+    process = subprocess.Popen([PYTHON, "-m", "ruac_training.cli", str(config), "--quiet"], env=environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "run" / "log.txt"
+    deadline = time.time() + 120
+    while not (log.exists() and "step 2/" in log.read_text()) and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "stopping after this step" in stderr
+    state = final_state(tmp_path / "run")
+    assert 2 <= state["step"] < 80 and (tmp_path / "run" / "checkpoints" / f"step_{state['step']:08d}.pt").is_file()
+
+
+@pytest.mark.slow
 def test_torchrun_single_process_matches_the_plain_run(tmp_path, data):
     sections = {"train": {"epochs": 1, "log_every": 1, "image_every": 2}}
     plain = write_config(tmp_path / "plain.yaml", tmp_path / "plain", data, **sections)

@@ -116,3 +116,17 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tmp_path):
         optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_attack_fraction_attacks_only_the_leading_images(tmp_path):
+    step, _ = _step(tmp_path, **{"attack.fraction": 0.5})
+    seen = []
+    original = step.attack
+
+    def spy(images, masks, valid, features):
+        seen.append((images.shape[0], features.image_embed.shape[0]))
+        return original(images, masks, valid, features)
+
+    step.attack = spy
+    out = _loss(step, _batch(images=2))
+    assert seen == [(1, 1)] and torch.isfinite(out)

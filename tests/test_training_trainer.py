@@ -107,6 +107,28 @@ def test_small_export_of_a_registry_model_holds_decoder_and_head_only(tmp_path, 
     assert predictor.predict(box=box_of(labels == 1)).probability.shape == (80, 80)
 
 
+def test_bf16_autocast_path_runs_on_cpu(tmp_path, data):
+    """The CUDA recipe's bf16 autocast, exercised on CPU by the same code (precision=bf16)."""
+    trainer, events = run_all(fast_config(tmp_path / "bf16", data, "run.precision=bf16", "train.max_steps=5",
+                                          "val.every_steps=null"))
+    assert trainer.autocast == torch.bfloat16
+    steps = [e.values for e in events if e.event == "step"]
+    assert steps[-1]["task_attacked"] > 0 and all(np.isfinite(v["total"]) for v in steps)
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # weights stay fp32
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_nccl_run_resumes_close_to_uninterrupted(tmp_path, data):
+    config = fast_config(tmp_path / "gpu", data, "run.device=cuda", "run.deterministic=true", "val.every_steps=null")
+    straight, _ = run_all(config)
+    assert straight.autocast == torch.bfloat16 and straight.dist.backend == "nccl"
+    resumed_config = fast_config(tmp_path / "gpu2", data, "run.device=cuda", "run.deterministic=true", "val.every_steps=null")
+    run_all(resumed_config, stop_at=3)
+    resumed, _ = run_all(resumed_config, resume=True)
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(value, resumed.model.state_dict()[key], rtol=1e-3, atol=1e-5)
+
+
 def test_config_errors_name_the_key(tmp_path, data):
     with pytest.raises(ConfigError, match="optim.lr"):
         load_config(tiny_config(tmp_path, data), ["optim.lrr=3"])

@@ -122,6 +122,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"optim.schedule must be 'cosine' or 'constant', got {optim['schedule']!r}.")
     if int(optim["accumulate"]) < 1:
         raise ConfigError(f"optim.accumulate must be ≥ 1, got {optim['accumulate']}.")
+    if not 0 < float(config["attack"]["fraction"]) <= 1:
+        raise ConfigError(f"attack.fraction must be in (0, 1], got {config['attack']['fraction']}.")
     if config["run"]["precision"] not in ("auto", "bf16", "fp32"):
         raise ConfigError(f"run.precision must be auto, bf16 or fp32, got {config['run']['precision']!r}.")
     if config["val"]["mode"] not in ("max", "min"):

@@ -39,7 +39,10 @@ def init_distributed(device: torch.device, backend: str = "auto", timeout_minute
     backend = pick_backend(backend, device)
     timeout = timedelta(minutes=timeout_minutes)
     if dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)), dist.get_backend(), launched_by_torchrun())
+        if launched_by_torchrun() or dist.get_world_size() > 1 or dist.get_backend() == backend:
+            return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)),
+                            dist.get_backend(), launched_by_torchrun())
+        dist.destroy_process_group()  # our own single-process group on another backend (e.g. a CPU run before)
     if launched_by_torchrun():
         dist.init_process_group(backend=backend, init_method="env://", timeout=timeout)
         launched = True

@@ -10,6 +10,7 @@ taken on the clean branch; UAA on both. One backward trains model and attackers 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -20,6 +21,11 @@ from napari_ruac.models import ImageFeatures, RUACModel
 
 from .losses import TaskLossWeights, pixel_error, task_loss, uaa_loss
 from .prompts import PromptGroup, corrective_clicks, initial_prompts
+
+
+#: Every value a step may log (the trainer averages them over ranks by this list).
+LOG_KEYS = ("total", "task_clean", "kl", "uaa", "train_iou", "mean_uncertainty", "focal_clean", "dice_clean",
+            "iou_clean", "object_score_clean", "task_attacked", "train_iou_attacked")
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class StepSettings:
     mask_resolution: str = "low"
     weights: TaskLossWeights = field(default_factory=TaskLossWeights)
     encoder_trainable: bool = False
+    attack_fraction: float = 1.0
 
     @classmethod
     def from_config(cls, config: dict, encoder_trainable: bool) -> "StepSettings":
@@ -67,6 +74,7 @@ class StepSettings:
             float(p["box_probability"]), float(p["box_noise"]), float(p["box_noise_max_px"]),
             int(p["correction_rounds"]), int(p["attacked_correction_rounds"]),
             loss["task_logits"], loss["mask_resolution"], weights, encoder_trainable,
+            float(config["attack"].get("fraction", 1.0)),
         )
 
 
@@ -231,11 +239,15 @@ class RUACTrainingStep(nn.Module):
                 "mean_uncertainty": clean.uncertainty.mean(), **{f"{k}_clean": v for k, v in clean.parts.items()}}
         uaa_terms = [clean.uaa]
         attacked_images = None
-        if weights.attack and len(self.attackers):
-            attacked_images, attacked_masks = self.attack(images, masks, valid, clean_features)
+        count = max(1, math.ceil(s.attack_fraction * len(images)))  # the first images of a shuffled batch
+        rows = image_rows < count
+        if weights.attack and len(self.attackers) and rows.any():
+            head = ImageFeatures(clean_features.image_embed[:count], [f[:count] for f in clean_features.high_res])
+            attacked_images, attacked_masks = self.attack(images[:count], masks[:count], valid[:count], head)
             attacked_features = self.encode(attacked_images, need_input_grad=True)
-            attacked = self.run_branch(attacked_features, attacked_masks[image_rows, object_rows], image_rows,
-                                       s.attacked_correction_rounds, generator, with_kl=False, with_uaa=weights.uaa > 0)
+            attacked = self.run_branch(attacked_features, attacked_masks[image_rows[rows], object_rows[rows]],
+                                       image_rows[rows], s.attacked_correction_rounds, generator, with_kl=False,
+                                       with_uaa=weights.uaa > 0)
             total = total + weights.adversarial * attacked.task
             uaa_terms.append(attacked.uaa)
             logs.update(task_attacked=attacked.task, train_iou_attacked=attacked.iou)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import time
 import warnings
 from contextlib import nullcontext
@@ -31,7 +32,7 @@ from .model_setup import (
     apply_freeze, autocast_dtype, build_attackers, build_training_model, parameter_groups, set_train_mode,
 )
 from .schedule import apply_lr, lr_factor
-from .step import PhaseWeights, RUACTrainingStep, StepSettings, phase_weights
+from .step import LOG_KEYS, PhaseWeights, RUACTrainingStep, StepSettings, phase_weights
 from .tensorboard import Board
 from .validation import validate
 
@@ -80,6 +81,7 @@ class Trainer:
         if run.get("cpu_threads"):
             torch.set_num_threads(int(run["cpu_threads"]))
         if run.get("deterministic"):
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         requested = resolve_device(run.get("device"))
@@ -262,7 +264,7 @@ class Trainer:
         apply_lr(self.optimizer, lr_factor(self.step, self.total_steps, self.config["optim"]["schedule"],
                                            int(self.config["optim"]["warmup_steps"]), float(self.config["optim"]["min_lr_ratio"])))
         self.optimizer.zero_grad(set_to_none=True)
-        totals: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}
         shown = None
         for micro in range(self.accumulate):
             batch = {k: v.to(self.device, non_blocking=True) for k, v in next(batches).items()}
@@ -272,8 +274,8 @@ class Trainer:
                 with torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
                     out = self.forward(batch, weights, generator, visuals=visuals and micro == 0)
                 (out.loss / self.accumulate).backward()
-            for key, value in out.logs.items():
-                totals[key] = totals.get(key, 0.0) + float(value) / self.accumulate
+            for key, value in out.logs.items():  # tensors: one device sync per step, below
+                sums[key] = sums.get(key, 0.0) + value / self.accumulate
             shown = out.visuals if out.visuals is not None else shown
         clip = self.config["optim"]["clip_grad_norm"]
         if clip:
@@ -282,16 +284,20 @@ class Trainer:
                 if grads:
                     torch.nn.utils.clip_grad_norm_(grads, float(clip))
         self.optimizer.step()
+        keys = list(sums)
+        totals = dict(zip(keys, torch.stack([sums[k] for k in keys]).tolist())) if keys else {}
         for group in self.optimizer.param_groups:
             totals[f"lr/{group['name']}"] = group["lr"]
         return totals, shown
 
     def _reduce(self, values: dict[str, float]) -> dict[str, float]:
+        """Mean of the logged values over ranks; a fixed key list keeps every rank's all_reduce alike."""
         if self.dist.world_size == 1:
             return values
-        keys = sorted(values)
-        summed = all_reduce_sum(torch.tensor([values[k] for k in keys], dtype=torch.float64, device=self.device))
-        return {k: v / self.dist.world_size for k, v in zip(keys, summed.tolist())}
+        keys = [*LOG_KEYS, "seconds", *(f"lr/{g['name']}" for g in self.optimizer.param_groups)]
+        pairs = [[values.get(k, 0.0), 1.0 if k in values else 0.0] for k in keys]
+        summed = all_reduce_sum(torch.tensor(pairs, dtype=torch.float64, device=self.device)).tolist()
+        return {k: v / n for k, (v, n) in zip(keys, summed) if n > 0}
 
     def _validate(self, epoch: int) -> Progress:
         if self.val_loader is None:

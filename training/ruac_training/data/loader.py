@@ -4,6 +4,7 @@ sampler that shards across ranks and can start mid-epoch (exact resume)."""
 from __future__ import annotations
 
 import math
+import signal
 
 import numpy as np
 import torch
@@ -44,6 +45,11 @@ class ResumableSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return math.ceil(self.size / self.world) - self.start
+
+
+def _ignore_interrupts(worker_id: int) -> None:
+    """Workers leave Ctrl-C to the main process, which finishes its step and saves a checkpoint."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _sources(entries, min_area: int) -> list[Source]:
@@ -111,5 +117,6 @@ def build_loader(
         pin_memory=pin_memory,
         drop_last=train,
         persistent_workers=False,  # the dataset's epoch travels to the workers with each new iterator
+        worker_init_fn=_ignore_interrupts if num_workers > 0 else None,
     )
     return loader, sampler
