@@ -101,6 +101,9 @@ def test_nifti_source_slices_axially_with_ct_normalisation(tmp_path):
     source = NiftiSource(tmp_path, window=[-200, 400], min_area=5)
     assert [source.name(i) for i in range(len(source))] == ["case[2]", "case[4]"]
     sample = source.load(0)
+    cached = NiftiSource(tmp_path, window=[-200, 400], min_area=5, cache=tmp_path / "cache").load(0)
+    assert len(list((tmp_path / "cache").glob("case-*.npy"))) == 2  # decoded once, memory-mapped after
+    assert np.array_equal(cached.image, sample.image) and np.array_equal(cached.objects, sample.objects)
     assert sample.image.shape == (20, 24, 3)  # axial slice as (Y, X)
     assert len(sample.objects) == 2 and np.array_equal(sample.objects[1], seg[:, :, 2].T == 2)
     # reference: window, then percentiles of the foreground voxels, then z-score → [0, 1]

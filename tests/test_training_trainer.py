@@ -73,7 +73,8 @@ def test_stop_and_resume_gives_the_uninterrupted_parameters(tmp_path, data):
 
 
 def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
-    trainer, events = run_all(fast_config(tmp_path / "run", data, "train.epochs=1", "val.every_steps=2"))
+    extras = "model.extras={varnet: {class: 'napari_ruac.uq.varnet:VarianceHead', config: {}}}"
+    trainer, events = run_all(fast_config(tmp_path / "run", data, "train.epochs=1", "val.every_steps=2", extras))
     validations = [e for e in events if e.event == "validation"]
     assert validations and {"iou", "auroc", "pearson"} <= set(validations[0].values)
     best = trainer.checkpoint_dir / "best.pt"
@@ -85,6 +86,8 @@ def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
     weights, _ = export_run(trainer.run_dir, which="last")
     exported = load_model(weights.with_suffix(".json"), device="cpu")
     assert_same_state(exported.sam2.state_dict(), trainer.model.sam2.state_dict())
+    assert_same_state(exported.extras.state_dict(), trainer.model.extras.state_dict())  # carried, frozen here
+    assert list(exported.extras) == ["varnet"]
     image, labels = blob_scene(seed=2, size=96, count=1)
     predictor = ImagePredictor(exported)
     predictor.set_image(image)

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,6 +76,24 @@ def read_cached(path: str) -> np.ndarray:
     array = read_array(path)
     array.setflags(write=False)
     return array
+
+
+def read_volume(path: str | Path, cache: str | Path | None = None) -> np.ndarray:
+    """A volume for slicing. With ``cache`` (a folder), decoded once to an uncompressed ``.npy``
+    and memory-mapped afterwards: shuffled slices of compressed NIfTI/TIFF stop costing a full
+    decode each. Without it, the last two volumes per process stay in memory."""
+    if cache is None:
+        return read_cached(str(path))
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = Path(cache) / f"{stem_of(path)}-{key}.npy"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp.npy")
+        np.save(tmp, read_array(path))
+        os.replace(tmp, target)
+    return np.load(target, mmap_mode="r")
 
 
 def list_files(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:

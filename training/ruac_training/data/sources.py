@@ -15,7 +15,7 @@ import numpy as np
 
 from .intensity import ct_range, to_unit, value_range
 from .objects import extract_objects
-from .readers import IMAGE_SUFFIXES, NIFTI_SUFFIXES, DataError, list_files, paired_files, read_array, read_cached
+from .readers import IMAGE_SUFFIXES, NIFTI_SUFFIXES, DataError, list_files, paired_files, read_array, read_volume
 
 
 @dataclass
@@ -72,13 +72,13 @@ class FolderSource(Source):
 class _SliceSource(Source):
     """Volumes sliced along ``axis``; only slices whose labels have foreground are items."""
 
-    def __init__(self, pairs, axis: int, mask_mode: str, min_area: int) -> None:
+    def __init__(self, pairs, axis: int, mask_mode: str, min_area: int, cache=None) -> None:
         super().__init__(min_area)
-        self.axis, self.mask_mode = axis, mask_mode
+        self.axis, self.mask_mode, self.cache = axis, mask_mode, cache
         self.pairs = pairs
         self._ranges: dict[str, tuple[float, float]] = {}
         for volume_index, (stem, _, label_path) in enumerate(pairs):
-            labels = read_array(label_path)
+            labels = read_volume(label_path, cache)
             if labels.ndim != 3:
                 raise DataError(f"{label_path} has shape {labels.shape}; a label stack must be 3D (Z, Y, X).")
             other = tuple(a for a in range(3) if a != axis)
@@ -98,14 +98,14 @@ class _SliceSource(Source):
     def load(self, index: int) -> RawSample:
         volume_index, z = self.items[index]
         stem, image_path, label_path = self.pairs[volume_index]
-        image, labels = read_cached(str(image_path)), read_cached(str(label_path))
+        image, labels = read_volume(image_path, self.cache), read_volume(label_path, self.cache)
         if image.shape[:3] != labels.shape:
             raise DataError(f"{image_path.name} has shape {image.shape} but its labels {labels.shape}.")
         key = str(image_path)
         if key not in self._ranges:
             self._ranges[key] = self.volume_range(image, labels)
-        image_slice = np.take(image, z, axis=self.axis)
-        label_slice = np.take(labels, z, axis=self.axis)
+        image_slice = np.asarray(np.take(image, z, axis=self.axis))
+        label_slice = np.asarray(np.take(labels, z, axis=self.axis))
         unit = to_unit(image_slice, self._ranges[key])
         return RawSample(unit, extract_objects(label_slice, self.mask_mode, self.min_area), self.name(index))
 
@@ -113,10 +113,11 @@ class _SliceSource(Source):
 class TiffStackSource(_SliceSource):
     """TIFF stacks in ``root/images`` and label stacks with the same stems in ``root/masks``."""
 
-    def __init__(self, root, images="images", masks="masks", axis=0, mask_mode="auto", intensity="percentile", min_area=0):
+    def __init__(self, root, images="images", masks="masks", axis=0, mask_mode="auto", intensity="percentile",
+                 min_area=0, cache=None):
         self.intensity = intensity
         pairs = paired_files(Path(root), images, masks, (".tif", ".tiff"))
-        super().__init__(pairs, int(axis), mask_mode, min_area)
+        super().__init__(pairs, int(axis), mask_mode, min_area, cache)
 
     def volume_range(self, image, labels):
         return value_range(image, self.intensity)
@@ -126,11 +127,11 @@ class NiftiSource(_SliceSource):
     """CT/MR volumes in ``root/images`` and label volumes in ``root/labels``, sliced axially."""
 
     def __init__(self, root, images="images", labels="labels", window=None, percentiles=(0.05, 99.95),
-                 mask_mode="labels", min_area=0):
+                 mask_mode="labels", min_area=0, cache=None):
         self.window = None if window is None else (float(window[0]), float(window[1]))
         self.percentiles = (float(percentiles[0]), float(percentiles[1]))
         pairs = paired_files(Path(root), images, labels, NIFTI_SUFFIXES)
-        super().__init__(pairs, 0, mask_mode, min_area)
+        super().__init__(pairs, 0, mask_mode, min_area, cache)
 
     def volume_range(self, image, labels):
         return ct_range(image, labels != 0, self.percentiles, self.window)
