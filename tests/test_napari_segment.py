@@ -79,6 +79,16 @@ def test_commit_mask_only_fills_unlabelled_pixels():
     assert commit_mask(labels, first) == 0  # nothing free
 
 
+def test_error_message_keeps_library_text_and_names_other_failures():
+    from napari_ruac.inference import PromptError
+
+    try:
+        raise workers_module.JobFailed("x") from PromptError("box lies entirely outside the image")
+    except workers_module.JobFailed as exc:
+        assert workers_module.error_message(exc) == "box lies entirely outside the image"
+    assert workers_module.error_message(IndexError("pop from empty list")) == "IndexError: pop from empty list"
+
+
 # ---- viewer tests ------------------------------------------------------------------------
 @pytest.mark.viewer
 def test_keys_bound_on_viewer_and_prompt_layers(make_napari_viewer_proxy, qtbot):
@@ -287,3 +297,18 @@ def test_time_series_segments_the_current_slice_only(make_napari_viewer_proxy, q
     assert preview[1, 0].any() and not preview[0].any() and not preview[1, 1].any()
     widget.segment_volume()
     assert "volume propagation needs Z×Y×X" in errors[-1]
+
+
+@pytest.mark.viewer
+def test_model_loads_off_the_gui_thread_and_bad_files_are_reported(make_napari_viewer_proxy, qtbot, tmp_path, monkeypatch):
+    errors = _errors(monkeypatch)
+    viewer = make_napari_viewer_proxy()
+    widget = SegmentWidget(viewer)
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"")  # an interrupted copy
+    widget.load_model(str(bad))
+    assert widget.running and not widget.controls.segment_slice.isEnabled()  # loading runs in a worker
+    _wait(qtbot, widget)
+    assert widget.model is None
+    assert errors and "broken.pt" in errors[-1] and "empty" in errors[-1] and "Traceback" not in errors[-1]
+    assert widget.controls.segment_slice.isEnabled()

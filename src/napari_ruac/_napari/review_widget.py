@@ -32,7 +32,12 @@ from .plots import ReviewPlots
 
 NO_GROUND_TRUTH = "(none: estimate from uncertainty)"
 MARKER_NAME = "review: current region"
-COLUMNS = ("#", "slice", "size", "score", "mean u", "label", "reviewed", "corrected")
+COLUMNS = ("#", "slice", "size", "score", "mean u", "label", "seen", "fixed")
+COLUMN_TIPS = (
+    "rank (1 = review first)", "z of the slice holding most of the region", "voxels",
+    "mean uncertainty × physical volume (expected wrong volume)", "mean uncertainty in the region",
+    "mask label the region overlaps most (0 = background)", "marked as reviewed", "marked as corrected",
+)  # fmt: skip
 REVIEWED_COLUMN, CORRECTED_COLUMN = 6, 7
 
 
@@ -80,6 +85,8 @@ class ReviewWidget(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in enumerate(COLUMN_TIPS):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -170,7 +177,8 @@ class ReviewWidget(QWidget):
         self._fill_table()
         self.plots.update_plots(uncertainty, self.threshold, *coverage, error_kind)
         top = f"; the top 5 hold {coverage[1][min(5, len(regions))]:.0%} of the {error_kind}" if regions else ""
-        self.summary.setText(f"{len(regions)} regions with uncertainty ≥ {self.threshold:.2f}{top}.")
+        plural = "region" if len(regions) == 1 else "regions"
+        self.summary.setText(f"{len(regions)} {plural} with uncertainty ≥ {self.threshold:.2f}{top}.")
         return regions
 
     def _error_map(self, mask: np.ndarray, uncertainty: np.ndarray) -> tuple[np.ndarray, str]:

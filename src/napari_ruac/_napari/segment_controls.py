@@ -17,6 +17,7 @@ from ..uq import available_methods
 from .model_choice import BROWSE, ModelEntry, device_choices, model_entries
 
 INTENSITY_MODES = ("auto", "percentile", "window")
+IN_MEMORY = "<in memory>"  # menu data of a model handed over with set_model
 
 
 class SegmentControls(QWidget):
@@ -56,7 +57,7 @@ class SegmentControls(QWidget):
         self.intensity.addItems(INTENSITY_MODES)
         self.low, self.high = QDoubleSpinBox(), QDoubleSpinBox()
         for box in (self.low, self.high):
-            box.setDecimals(2)
+            box.setDecimals(1)
             box.setEnabled(False)
         self.set_range(0.0, 100.0, 0.5, 99.5)
         row = QHBoxLayout()
@@ -91,6 +92,16 @@ class SegmentControls(QWidget):
         """Add a browsed checkpoint above the browse line and select it."""
         index = max(self.model.count() - 1, 0)
         self.model.insertItem(index, entry.label, entry.source)
+        self.model.setCurrentIndex(index)
+
+    def show_loaded_model(self, label: str, source: str) -> None:
+        """Select the menu line of the model in use (adding it when it is not listed)."""
+        index = self.model.findData(source)
+        if index < 0:
+            index = max(self.model.count() - 1, 0)
+            self.model.insertItem(index, label, source)
+        elif source == IN_MEMORY:
+            self.model.setItemText(index, label)
         self.model.setCurrentIndex(index)
 
     def set_running(self, running: bool) -> None:

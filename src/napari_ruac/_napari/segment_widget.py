@@ -9,14 +9,13 @@ uncertainty together) and leaves the other slices of the preview empty; nothing 
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
 from ..inference.volume_predictor import VolumePredictor
+from .keys import KEYS, bind_keys, unbind_keys  # noqa: F401  (KEYS: the documented key map)
 from .layer_geometry import check_yx_displayed, is_volume, layer_array, leading_index, spatial_shape
 from .model_choice import BROWSE, CHECKPOINT_FILTER, ModelEntry, load_model_job, move_model_job
 from .prompt_layers import (
@@ -29,10 +28,8 @@ from .prompt_layers import (
     toggle_point_label,
 )
 from .result_layers import ResultLayers
-from .segment_controls import SegmentControls
+from .segment_controls import IN_MEMORY, SegmentControls
 from .workers import call_job, error_message, segment_slice_job, segment_volume_job, start_job
-
-KEYS = {"S": "segment_slice", "Shift-S": "segment_volume", "C": "commit", "Shift-C": "clear", "T": "toggle_label"}
 
 
 class SegmentWidget(QWidget):
@@ -60,7 +57,7 @@ class SegmentWidget(QWidget):
         layout.addStretch(1)
         self._wire()
         self.refresh_images()
-        self._bind_keys()
+        bind_keys(self.viewer, self)
 
     # ---- wiring ----------------------------------------------------------------------
     def _wire(self) -> None:
@@ -83,31 +80,10 @@ class SegmentWidget(QWidget):
         for event in (events.inserted, events.removed, events.moved):
             event.connect(self.refresh_images)
 
-    def _bind_keys(self, provider=None) -> None:
-        """Bind S, Shift+S, C, Shift+C, T on the viewer (or a prompt layer, whose own keys would win)."""
-        target = self.viewer if provider is None else provider
-        ref = weakref.ref(self)
-
-        def make(method_name):
-            def handler(_provider):
-                widget = ref()
-                if widget is not None:
-                    getattr(widget, method_name)()
-
-            handler.__name__ = f"ruac_{method_name}"
-            return handler
-
-        for key, method_name in KEYS.items():
-            target.bind_key(key, make(method_name), overwrite=True)
-
     def unbind_keys(self) -> None:
         """Remove our key bindings from the viewer and prompt layers (when the widget closes)."""
-        providers = [self.viewer] + [p for layers in self._prompts.values() for p in (layers.points, layers.shapes)]
-        for provider in providers:
-            for key in KEYS:
-                bound = provider.keymap.get(_key(key)) if hasattr(provider, "keymap") else None
-                if bound is not None and getattr(bound, "__name__", "").startswith("ruac_"):
-                    provider.bind_key(key, None)
+        layers = [p for prompts in self._prompts.values() for p in (prompts.points, prompts.shapes)]
+        unbind_keys([self.viewer, *layers])
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         self.cancel()
@@ -159,8 +135,8 @@ class SegmentWidget(QWidget):
         key = layer.unique_id
         if key not in self._prompts or self._prompts[key].points not in self.viewer.layers:
             self._prompts[key] = add_prompt_layers(self.viewer, layer)
-            self._bind_keys(self._prompts[key].points)
-            self._bind_keys(self._prompts[key].shapes)
+            bind_keys(self._prompts[key].points, self)
+            bind_keys(self._prompts[key].shapes, self)
         return self._prompts[key]
 
     def results_for(self, layer) -> ResultLayers:
@@ -204,12 +180,16 @@ class SegmentWidget(QWidget):
         c.high.setEnabled(mode != "auto")
 
     # ---- model -------------------------------------------------------------------------
-    def set_model(self, model) -> None:
-        """Use ``model`` (a RUACModel) from now on; predictors and cached embeddings are dropped."""
+    def set_model(self, model, source: str = IN_MEMORY) -> None:
+        """Use ``model`` (a RUACModel) from now on; predictors and cached embeddings are dropped.
+
+        ``source``: the menu entry it came from (a model handed over in code shows as "loaded").
+        """
         self.model = model
         self._predictors.clear()
         self.cache.clear()
         info = model.info
+        self.controls.show_loaded_model(f"{info.name} (loaded)", source)
         self.controls.model_info.setText(f"{info.name} · {model.image_size}px · {model.device} · {info.source}")
         self.status.setText(f"Model {info.name} ready.")
 
@@ -229,6 +209,8 @@ class SegmentWidget(QWidget):
         source = self.controls.model.currentData()
         if source is None:
             self.browse_checkpoint()
+        elif source == IN_MEMORY:
+            show_info("this model is already loaded.")
         else:
             self.load_model(source)
 
@@ -240,16 +222,18 @@ class SegmentWidget(QWidget):
         self._set_running(True)
         self.worker = start_job(
             call_job, load_model_job, source, self.controls.device.currentText(),
-            desc="Loading model", on_return=self.set_model, on_done=self._job_done,
+            desc="Loading model", on_return=lambda model: self.set_model(model, source), on_done=self._job_done,
         )  # fmt: skip
 
     def _on_device_changed(self, device: str) -> None:
         if self.model is None or self._busy():
             return
         self._set_running(True)
+        source = self.controls.model.currentData() or IN_MEMORY
         self.worker = start_job(
             call_job, move_model_job, self.model, device,
-            desc=f"Moving model to {device}", on_return=self.set_model, on_done=self._job_done,
+            desc=f"Moving model to {device}", on_return=lambda model: self.set_model(model, source),
+            on_done=self._job_done,
         )  # fmt: skip
 
     # ---- actions -----------------------------------------------------------------------
@@ -357,18 +341,22 @@ class SegmentWidget(QWidget):
             self.worker.quit()
             self.status.setText("Cancelled.")
 
-    def commit(self) -> None:
-        """C: the preview becomes a new label in the masks layer (older objects are never overwritten)."""
+    def commit(self) -> int:
+        """C: the preview becomes a new label in the masks layer (older objects are never overwritten).
+
+        Returns the new id (0 when nothing was committed).
+        """
         layer = self.image_layer
         if self._busy() or layer is None:
-            return
+            return 0
         results = self.results_for(layer)
         if not results.has_preview:
             show_info("nothing to commit: segment the object first (S or Shift+S).")
-            return
+            return 0
         new_id = results.commit()
         clear_prompts(self.prompt_layers_for(layer))
         self.status.setText(f"Committed object {new_id}." if new_id else "Nothing committed: every pixel was taken.")
+        return new_id
 
     def clear(self) -> None:
         """Shift+C: remove the current prompts and preview."""
@@ -404,8 +392,3 @@ class SegmentWidget(QWidget):
     def _job_done(self) -> None:
         self._set_running(False)
 
-
-def _key(key: str):
-    from napari.utils.key_bindings import coerce_keybinding
-
-    return coerce_keybinding(key)

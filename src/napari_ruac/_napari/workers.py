@@ -19,10 +19,14 @@ class JobFailed(Exception):
 
 
 def error_message(exc: BaseException) -> str:
-    """The message to show: the library's own (it names the problem and the fix)."""
+    """The message to show: the library's own (it names the problem and the fix); other
+    exceptions keep their type name so an unexpected failure is still recognisable."""
     cause = exc.__cause__ if isinstance(exc, JobFailed) and exc.__cause__ is not None else exc
     text = str(cause).strip()
-    return text if text else type(cause).__name__
+    ours = type(cause).__module__.startswith("napari_ruac") or isinstance(cause, ValueError)
+    if ours and text:
+        return text
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
 
 
 def segment_slice_job(
