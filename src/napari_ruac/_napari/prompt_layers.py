@@ -8,6 +8,7 @@ One object at a time: per slice, all points and the most recently drawn rectangl
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,20 +59,27 @@ def add_prompt_layers(viewer, image_layer) -> PromptLayers:
         )
     points = _find(viewer, points_name(image_layer.name), "Points")
     if points is None:
-        points = viewer.add_points(
-            np.empty((0, ndim)),
-            name=points_name(image_layer.name),
-            features={"label": np.empty(0, dtype=int)},
-            feature_defaults={"label": POSITIVE},
-            face_color="label",
-            face_color_cycle=LABEL_COLORS,
-            border_color="white",
-            size=max(3.0, 0.02 * max(spatial_shape(image_layer)[-2:])),
-            **geometry,
-        )
+        with warnings.catch_warnings():  # napari notes that 0/1 labels look categorical: they are, by design
+            warnings.filterwarnings("ignore", message=".*looks like categorical", category=RuntimeWarning)
+            points = _add_points(viewer, image_layer, ndim, geometry)
         points.mode = "add"
     viewer.layers.selection.active = points
     return PromptLayers(points=points, shapes=shapes)
+
+
+def _add_points(viewer, image_layer, ndim: int, geometry: dict):
+    """The clicks layer: colour by label (green object, red background), new clicks positive."""
+    return viewer.add_points(
+        np.empty((0, ndim)),
+        name=points_name(image_layer.name),
+        features={"label": np.empty(0, dtype=int)},
+        feature_defaults={"label": POSITIVE},
+        face_color="label",
+        face_color_cycle=LABEL_COLORS,
+        border_color="white",
+        size=max(3.0, 0.02 * max(spatial_shape(image_layer)[-2:])),
+        **geometry,
+    )
 
 
 def current_label(points_layer) -> int:
