@@ -5,7 +5,7 @@ from .checkpoint import CheckpointError
 from .decoder import DecoderOutput, SelectedMask
 from .device import DeviceError, resolve_device
 from .download import ChecksumError, DownloadError, download_model
-from .registry import DEFAULT_MODEL, MODELS, available_models, cache_dir, get_spec
+from .registry import DEFAULT_MODEL, MODELS, available_models, cache_dir, default_model_name, embedded_models, get_spec
 from .ruac_model import (
     ImageFeatures,
     ModelInfo,
@@ -32,7 +32,9 @@ __all__ = [
     "available_models",
     "build_model",
     "cache_dir",
+    "default_model_name",
     "download_model",
+    "embedded_models",
     "get_spec",
     "load_model",
     "load_ruac_weights",

@@ -109,5 +109,31 @@ def is_offline() -> bool:
 
 
 def available_models() -> list[str]:
-    """Registry models whose checkpoint file is already in the cache."""
-    return [name for name in MODELS if checkpoint_path(name).is_file()]
+    """Models usable without a download: shipped ones, then registry checkpoints in the cache."""
+    return list(embedded_models()) + [name for name in MODELS if checkpoint_path(name).is_file()]
+
+
+def weights_dir() -> Path:
+    """Folder of the models shipped inside the package (``napari_ruac/weights``)."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+def embedded_models() -> dict[str, Path]:
+    """Shipped napari-ruac checkpoints by name (``weights/NAME.json`` + ``NAME.safetensors``)."""
+    folder = weights_dir()
+    if not folder.is_dir():
+        return {}
+    return {
+        config.stem: config
+        for config in sorted(folder.glob("*.json"))
+        if config.with_suffix(".safetensors").is_file()
+    }
+
+
+def default_model_name() -> str:
+    """SAM2.1-tiny when its checkpoint is in the cache, else a shipped model, else SAM2.1-tiny
+    (which is then downloaded on first use)."""
+    if checkpoint_path(DEFAULT_MODEL).is_file():
+        return DEFAULT_MODEL
+    shipped = embedded_models()
+    return next(iter(shipped)) if shipped else DEFAULT_MODEL

@@ -16,7 +16,7 @@ from .bayesian_head import WeibullMaskHead
 from .decoder import DecoderOutput, SelectedMask, decode_masks, select_token_index
 from .device import resolve_device
 from .download import ProgressCallback, download_model
-from .registry import MODELS, DEFAULT_MODEL, get_spec
+from .registry import default_model_name, embedded_models, get_spec
 from .sam2_build import build_sam2_from_config, feature_sizes, load_config, with_image_size
 
 _EXTRA_PREFIXES = ("napari_ruac.", "ruac_training.")
@@ -271,7 +271,7 @@ def _load_base(model: RUACModel, state: dict, source: str, config: dict | None =
 
 
 def load_model(
-    model: str | Path = DEFAULT_MODEL,
+    model: str | Path | None = None,
     device: str | torch.device | None = None,
     pretrained: bool = True,
     image_size: int | None = None,
@@ -281,15 +281,17 @@ def load_model(
 ) -> RUACModel:
     """Build a model ready for the predictors.
 
-    ``model``: a registry name (``sam2.1_hiera_tiny``, ``tiny``…), an official SAM2 ``.pt``
+    ``model``: None (the default model: SAM2.1-tiny if its checkpoint is cached, else the
+    shipped ``ruac-micro``), a shipped model name, a registry name (``sam2.1_hiera_tiny``…), an official SAM2 ``.pt``
     (then ``config`` names its architecture unless the file name is a registry name), or a
     napari-ruac checkpoint (``.safetensors``/``.json`` pair, or their folder).
     ``pretrained=False`` builds the same architecture with random weights (tests, benchmarks).
     ``ruac_checkpoint`` adds trained RUAC head/decoder weights on top of a SAM2 model.
     """
     dev = resolve_device(device)
-    text = str(model)
-    path = Path(text).expanduser()
+    text = default_model_name() if model is None else str(model)
+    shipped = embedded_models()
+    path = shipped[text] if text in shipped else Path(text).expanduser()
     if ckpt.is_ruac_checkpoint(path):
         result = _load_ruac(path, torch.device("cpu"), pretrained, progress)
         if image_size is not None and image_size != result.image_size:

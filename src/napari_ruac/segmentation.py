@@ -1,0 +1,155 @@
+"""File in, files out: segment one image or volume from prompts and write mask, uncertainty,
+an overlay PNG and a JSON summary next to each other. The CLI and batch runs use this.
+
+The work is a generator of progress events (``("encode"|"slice", done, total)``) ending with
+the written ``SegmentationOutputs``; ``run_segmentation`` drives it to the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .inference import ImagePredictor, VolumePredictor
+from .inference.prompts import PromptError
+from .io import ImageData, output_path, overlay_png, read_image, write_image
+from .models.ruac_model import RUACModel
+
+
+@dataclass
+class SegmentationOutputs:
+    """Where the results went, and a few numbers about them."""
+
+    mask: Path
+    uncertainty: Path
+    overlay: Path
+    summary: Path
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass
+class Progress:
+    stage: str
+    done: int
+    total: int
+
+
+def iter_segmentation(
+    image: ImageData | str | os.PathLike,
+    model: RUACModel,
+    prompts: dict[int, dict] | dict,
+    out_dir: str | os.PathLike | None = None,
+    method: str = "ruac",
+    intensity=None,
+    propagate: bool = True,
+    overlay: bool = True,
+    **options,
+) -> Iterator[Progress | SegmentationOutputs]:
+    """Segment one object. For a 2D image ``prompts`` is ``dict(box=..., points=..., labels=...)``;
+    for a volume it is ``{z: dict(...)}`` and the object is propagated through z (unless
+    ``propagate=False``: then only the prompted slices are segmented)."""
+    data = image if isinstance(image, ImageData) else read_image(image)
+    folder = Path(out_dir) if out_dir is not None else (data.path.parent if data.path else Path.cwd())
+    folder.mkdir(parents=True, exist_ok=True)
+    if data.is_volume:
+        if not prompts or not all(isinstance(z, (int, np.integer)) for z in prompts):
+            raise PromptError("for a volume give prompts per slice: {z: dict(box=[x0, y0, x1, y1])} (CLI: --slice Z).")
+        predictor = VolumePredictor(model, method=method, intensity=intensity, **options)
+        yield Progress("encode", 0, 1)
+        if propagate:
+            result = None
+            collected = _VolumeCollector(data.spatial_shape)
+            for item in predictor.iter_segment(data.array, prompts):
+                collected.add(item)
+                yield Progress("slice", item.done, item.total)
+            mask, probability, uncertainty, scores = collected.finish()
+        else:
+            mask, probability, uncertainty, scores = _prompted_slices_only(model, data, prompts, method, intensity, options)
+    else:
+        if prompts and all(isinstance(z, (int, np.integer)) for z in prompts):
+            raise PromptError("this is a 2D image: give one prompt dict(box=...), without a slice number.")
+        predictor = ImagePredictor(model, method=method, intensity=intensity, **options)
+        yield Progress("encode", 0, 1)
+        predictor.set_image(data.array)
+        yield Progress("encode", 1, 1)
+        prediction = predictor.predict(**prompts)
+        mask, probability, uncertainty = prediction.mask, prediction.probability, prediction.uncertainty
+        scores = [dict(iou=prediction.iou, area=prediction.area)]
+    yield _write_outputs(data, folder, mask, uncertainty, probability, scores, method, model, overlay)
+
+
+def run_segmentation(*args, **kwargs) -> SegmentationOutputs:
+    """``iter_segmentation`` run to the end (no progress reporting)."""
+    result = None
+    for event in iter_segmentation(*args, **kwargs):
+        result = event
+    return result
+
+
+class _VolumeCollector:
+    def __init__(self, shape):
+        self.mask = np.zeros(shape, bool)
+        self.probability = np.zeros(shape, np.float32)
+        self.uncertainty = np.zeros(shape, np.float32)
+        self.scores = []
+
+    def add(self, item):
+        self.mask[item.z] = item.mask
+        self.probability[item.z] = item.probability
+        self.uncertainty[item.z] = item.uncertainty
+        self.scores.append(dict(z=item.z, iou=item.iou, area=int(item.mask.sum()), prompted=item.prompted))
+
+    def finish(self):
+        self.scores.sort(key=lambda s: s["z"])
+        return self.mask, self.probability, self.uncertainty, self.scores
+
+
+def _prompted_slices_only(model, data, prompts, method, intensity, options):
+    predictor = ImagePredictor(model, method=method, intensity=intensity, **options)
+    value_range = predictor.intensity.value_range(data.array)
+    shape = data.spatial_shape
+    mask, probability, uncertainty = np.zeros(shape, bool), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    scores = []
+    for z, prompt in sorted(prompts.items()):
+        if not 0 <= z < shape[0]:
+            raise PromptError(f"slice {z} is outside the volume's {shape[0]} slices.")
+        predictor.set_image(data.array[z], value_range=value_range)
+        out = predictor.predict(**prompt)
+        mask[z], probability[z], uncertainty[z] = out.mask, out.probability, out.uncertainty
+        scores.append(dict(z=z, iou=out.iou, area=out.area, prompted=True))
+    return mask, probability, uncertainty, scores
+
+
+def _write_outputs(data, folder, mask, uncertainty, probability, scores, method, model, overlay) -> SegmentationOutputs:
+    like = data if data.path is not None else None
+    if like is None:
+        raise ValueError("the image has no file path: write results with napari_ruac.io.write_image yourself.")
+    mask_path = write_image(output_path(data, "mask", "labels", folder), mask.astype(np.uint8), like=data)
+    unc_path = write_image(output_path(data, "uncertainty", "float", folder), uncertainty, like=data, kind="float")
+    stem = mask_path.name.split("_mask")[0]
+    overlay_path = folder / f"{stem}_overlay.png"
+    if overlay:
+        overlay_png(overlay_path, data, mask, uncertainty, title=f"{stem} — {method}")
+    inside = uncertainty[mask] if mask.any() else np.zeros(1, np.float32)
+    stats = dict(
+        input=str(data.path),
+        model=model.info.name,
+        model_source=model.info.source,
+        method=method,
+        voxels=int(mask.sum()),
+        mean_uncertainty=float(uncertainty.mean()),
+        mean_uncertainty_in_mask=float(inside.mean()),
+        max_uncertainty=float(uncertainty.max()),
+        uncertain_fraction=float((uncertainty > 0.5).mean()),
+        slices=scores,
+    )
+    summary_path = folder / f"{stem}_summary.json"
+    tmp = summary_path.with_name(summary_path.name + ".tmp")
+    tmp.write_text(json.dumps(stats, indent=2))
+    os.replace(tmp, summary_path)
+    return SegmentationOutputs(mask_path, unc_path, overlay_path, summary_path, stats)
