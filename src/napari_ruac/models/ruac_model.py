@@ -188,8 +188,14 @@ class RUACModel(nn.Module):
 
 
 # ---- loading --------------------------------------------------------------------------
-def _new_head(config: dict | None) -> WeibullMaskHead:
-    return WeibullMaskHead(**(config or {}))
+def _new_head(config: dict | None, sam: nn.Module | None = None) -> WeibullMaskHead:
+    """A head sized for ``sam``'s decoder (pixel channels = transformer_dim / 8) unless ``config`` says otherwise."""
+    settings = dict(config or {})
+    if sam is not None:
+        width = int(sam.sam_mask_decoder.transformer_dim)
+        settings.setdefault("channels", width // 8)
+        settings.setdefault("token_dim", width)
+    return WeibullMaskHead(**settings)
 
 
 def _build_extra(name: str, spec: dict) -> nn.Module:
@@ -216,7 +222,7 @@ def build_model(
     cfg = with_image_size(load_config(sam2_config), image_size)
     sam = build_sam2_from_config(cfg, device=device)
     info = ModelInfo(name=name, sam2_config=cfg, image_size=int(sam.image_size), base_model=base_model)
-    return RUACModel(sam, _new_head(head_config), info).to(device).eval()
+    return RUACModel(sam, _new_head(head_config, sam), info).to(device).eval()
 
 
 def _split_state(state: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -356,7 +362,7 @@ def load_ruac_weights(model: RUACModel, path: str | Path) -> None:
     if "head" not in parts:
         raise ckpt.CheckpointError(f"{weights_path} holds no RUAC head weights.")
     if config.get("head"):
-        new_head = _new_head(config["head"]).to(model.device)
+        new_head = _new_head(config["head"], model.sam2).to(model.device)
         model.head = new_head
     ckpt.load_into(model.head, parts["head"], str(weights_path), "RUAC Weibull head")
     if "sam2" in parts:

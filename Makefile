@@ -1,0 +1,26 @@
+# One command each: `make demo` (set up + run the demo), `make test` (set up + run the tests).
+.PHONY: setup demo test test-fast bench screenshot clean
+
+VENV := .venv/bin
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	$(VENV)/napari-ruac demo --out demo_output
+
+test: setup
+	$(VENV)/python -m pytest -q -ra
+
+test-fast: setup
+	$(VENV)/python -m pytest -q -ra -m "not slow and not viewer"
+
+bench: setup
+	$(VENV)/python benchmarks/bench_ruac_vs_sam2.py
+	$(VENV)/python benchmarks/bench_volume.py
+
+screenshot: setup
+	xvfb-run -a -s "-screen 0 1920x1200x24" $(VENV)/python docs/make_screenshot.py
+
+clean:
+	rm -rf demo_output build dist .pytest_cache
