@@ -103,8 +103,15 @@ class LaplaceFitter:
         self.images = self.prompts = self.pixels = 0
 
     @torch.no_grad()
-    def add(self, image: np.ndarray, mask: np.ndarray, boxes: Sequence[Sequence[float]] | None = None) -> int:
-        """One image; ``mask``: bool (one object) or labels (one object per id). Returns prompts used."""
+    def add(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        boxes: Sequence[Sequence[float]] | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> int:
+        """One image; ``mask``: bool (one object) or labels (one object per id); ``value_range``
+        as ``ImagePredictor.set_image``. Returns the number of prompts used."""
         from ..inference.preprocess import prepare_image
         from ..inference.prompts import to_model_frame
 
@@ -116,7 +123,9 @@ class LaplaceFitter:
             raise ValueError(f"got {len(boxes)} boxes for {len(objects)} objects in the mask")
         if not objects:
             return 0
-        model_input, image_hw, _ = prepare_image(image, model.image_size, self.intensity, device=model.device)
+        model_input, image_hw, _ = prepare_image(
+            image, model.image_size, self.intensity, value_range=value_range, device=model.device
+        )
         features = model.encode_image(model_input)
         for start in range(0, len(objects), self.batch_size):
             chunk = range(start, min(start + self.batch_size, len(objects)))

@@ -1,0 +1,106 @@
+"""``napari-ruac evaluate``: the command-line face of :func:`run_evaluation` (a tqdm bar over
+the image files). The main CLI calls ``add_evaluate_arguments(subparser)`` and
+``evaluate_command(args)``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .gt_prompts import PROMPT_KINDS
+from .runner import EvaluationSettings, run_evaluation
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("data", nargs="+", help="dataset folders, each with images/ and masks/ (or imagesTr/ + labelsTr/)")
+    parser.add_argument(
+        "--methods", default="ruac,sam2,tta,prompt,laplace",
+        help="comma-separated methods (ruac, ruac-mc, sam2, tta, prompt, laplace, varnet; add +refine for fusion)",
+    )  # fmt: skip
+    parser.add_argument("--model", default="sam2.1_hiera_tiny", help="registry name, SAM2 .pt, or napari-ruac checkpoint")
+    parser.add_argument("--out", default="evaluation", help="output folder (a rerun with the same folder resumes)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    parser.add_argument("--random-weights", action="store_true", help="random SAM2 weights (testing without downloads)")
+    parser.add_argument("--image-size", type=int, default=None, help="model input size (only with --random-weights)")
+    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="prompt derived from each object")
+    parser.add_argument("--points", type=int, default=1, help="clicks per object for point prompts")
+    parser.add_argument("--min-area", type=int, default=None, help="drop objects of at most this many pixels")
+    parser.add_argument("--objects", choices=("auto", "labels", "components", "colour"), default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-samples", type=int, default=None, help="samples of tta/prompt/laplace/ruac-mc")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--tta-set", choices=("train", "hue", "hue-only", "identity"), default="train")
+    parser.add_argument("--laplace-mode", choices=("sample", "probit"), default="sample")
+    parser.add_argument("--laplace-fit", type=int, default=0, help="fit Laplace on the first N images of each dataset")
+    parser.add_argument("--laplace-posterior", default=None, help="a Laplace posterior file (save_laplace)")
+    parser.add_argument("--ct", choices=("auto", "always", "never"), default="auto", help="CT normalisation of volumes")
+    parser.add_argument("--reference", default="ruac", help="method the Wilcoxon tests compare against")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> EvaluationSettings:
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    return EvaluationSettings(
+        methods=methods,
+        prompt=args.prompt,
+        points=args.points,
+        min_area=args.min_area,
+        object_mode=args.objects,
+        seed=args.seed,
+        num_samples=args.num_samples,
+        batch_size=args.batch_size,
+        laplace_fit=args.laplace_fit,
+        laplace_posterior=args.laplace_posterior,
+        ct=args.ct,
+        reference=args.reference,
+        method_options={"tta_set": args.tta_set, "laplace_mode": args.laplace_mode},
+    )
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Run the evaluation with a progress bar; returns the exit code."""
+    from tqdm import tqdm
+
+    events = run_evaluation(
+        args.data,
+        model=args.model,
+        out=args.out,
+        device=args.device,
+        pretrained=not args.random_weights,
+        image_size=args.image_size,
+        settings=settings_from_args(args),
+    )
+    bar = None
+    try:
+        for event in events:
+            kind = event["event"]
+            if kind == "start":
+                bar = tqdm(total=event["total"], unit="file", desc="evaluate")
+            elif kind == "item" and bar is not None:
+                bar.set_postfix_str(f"{event['image']} ({event['computed']} new, {event['skipped']} done)")
+            elif kind == "pair" and bar is not None:
+                bar.update(event["done"] - bar.n)
+            elif kind == "dataset":
+                tqdm.write(f"{event['dataset']}: {event['rows']} rows; summary in {event['files'][1]}")
+            elif kind == "done":
+                tqdm.write(f"all results in {event['out']}")
+    except KeyboardInterrupt:
+        print("\nstopped; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError) as error:  # our errors say what to do; no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m napari_ruac.evaluation.cli``)."""
+    parser = add_evaluate_arguments(argparse.ArgumentParser(prog="napari-ruac evaluate", description=__doc__))
+    return evaluate_command(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,243 @@
+"""``run_evaluation``: every method on every object of every image of the given datasets,
+every metric per row, summaries and plots per dataset and overall — as a generator of
+progress events, resumable (finished rows are read back and skipped; every write is atomic).
+
+Output layout (OUT/): ``<dataset>/results.csv`` (one row per image × object × method),
+``<dataset>/risk_coverage.csv``, ``<dataset>/summary.{csv,md}``, ``<dataset>/plots/*.png``,
+``<dataset>/laplace_posterior.{safetensors,json}`` (when fitted), ``summary.{csv,md}``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..inference import ImagePredictor
+from ..metrics import EVALUATE_KEYS, evaluate
+from ..uq import get_method
+from ..uq.laplace import LaplaceFitter, load_laplace, save_laplace
+from . import plots
+from .datasets import Item, find_pairs, iter_items
+from .gt_prompts import box_of, make_prompt, object_rng
+from .objects import split_objects
+from .report import dataset_level_rows, write_summary
+from .tables import COVERAGE_GRID, CURVE_COLUMNS, RESULT_COLUMNS, curve_values, read_rows, risk_at_coverage, row_key, write_rows
+
+
+@dataclass
+class EvaluationSettings:
+    """What to run and how; defaults follow UncertSAM (box prompts, paper's object split)."""
+
+    methods: tuple[str, ...] = ("ruac", "sam2", "tta", "prompt", "laplace")
+    prompt: str = "box"  # box | point | box+point
+    points: int = 1
+    min_area: int | None = None  # None: objects objects.default_min_area
+    object_mode: str = "auto"
+    seed: int = 0
+    num_samples: int | None = None  # None: each method's default
+    batch_size: int = 8
+    laplace_fit: int = 0  # images (or slices) per dataset used to fit Laplace, excluded from evaluation
+    laplace_posterior: str | None = None  # or a saved posterior file
+    ct: str = "auto"  # CT normalisation of volumes: auto (NIfTI) | always | never
+    reference: str = "ruac"
+    method_options: dict = field(default_factory=dict)  # e.g. tta_set, laplace_mode
+
+
+def _split_method(name: str) -> tuple[str, bool]:
+    base, _, suffix = name.partition("+")
+    if suffix not in ("", "refine"):
+        raise ValueError(f"method {name!r}: the only suffix is '+refine' (e.g. laplace+refine)")
+    return base, bool(suffix)
+
+
+def _check_methods(model, settings: EvaluationSettings) -> None:
+    """Fail before any work when a method cannot run (unknown, or missing a trained head)."""
+    from ..uq.ensemble import MissingHeadError
+
+    for name in settings.methods:
+        base, refine = _split_method(name)
+        get_method(base)
+        if base == "varnet" and "varnet" not in model.extras:
+            from ..uq.varnet import HOW_TO_TRAIN
+
+            raise MissingHeadError(f"method varnet needs a trained variance network in the model. {HOW_TO_TRAIN}")
+        if refine and "fusion" not in model.extras:
+            from ..uq.fusion import HOW_TO_TRAIN
+
+            raise MissingHeadError(f"method {name} needs a trained fusion head in the model. {HOW_TO_TRAIN}")
+    needs_laplace = any(_split_method(n)[0] == "laplace" for n in settings.methods)
+    if needs_laplace and "laplace" not in model.extras and not settings.laplace_posterior and settings.laplace_fit < 1:
+        raise MissingHeadError(
+            "method laplace needs a posterior: pass --laplace-fit N (fit on N images per dataset, which are then "
+            "left out of the evaluation) or --laplace-posterior FILE, or use a model saved with one."
+        )
+
+
+def _load_model(model, device, pretrained: bool, image_size: int | None):
+    if isinstance(model, (str, Path)):
+        from ..models import load_model
+
+        return load_model(model, device=device, pretrained=pretrained, image_size=image_size)
+    return model
+
+
+def _dataset_names(data: Sequence[str | Path]) -> list[tuple[str, Path]]:
+    names: dict[str, int] = {}
+    out = []
+    for folder in data:
+        path = Path(folder).expanduser()
+        name = path.resolve().name or "dataset"
+        names[name] = names.get(name, 0) + 1
+        out.append((name if names[name] == 1 else f"{name}_{names[name]}", path))
+    return out
+
+
+def _fit_laplace(model, items: list[Item], settings: EvaluationSettings, folder: Path):
+    """Fit (or reload, on a rerun) this dataset's Laplace posterior from its first items."""
+    stored = folder / "laplace_posterior"
+    if stored.with_suffix(".json").is_file():
+        return load_laplace(stored)
+    fitter = LaplaceFitter(model, batch_size=settings.batch_size)
+    for item in items:
+        objects = split_objects(item.mask, settings.min_area, settings.object_mode)
+        if not objects:
+            continue
+        labels = np.zeros(objects[0][1].shape, np.int32)
+        for index, (_, mask) in enumerate(objects, start=1):
+            labels[mask] = index
+        fitter.add(item.image, labels, [box_of(m) for _, m in objects], value_range=item.value_range)
+    posterior = fitter.posterior_result()
+    save_laplace(posterior, stored)
+    return posterior
+
+
+def _evaluate_item(predictor, item: Item, objects, settings, done: set) -> tuple[list, list]:
+    """Predict and score every (object, method) of one item that is not finished yet."""
+    predictor.set_image(item.image, value_range=item.value_range)
+    rows, curves = [], []
+    hw = item.image.shape[:2]
+    for object_id, mask in objects:
+        rng = object_rng(settings.seed, item.dataset, item.image_id, object_id)
+        prompt = make_prompt(mask, settings.prompt, rng, settings.points)
+        for name in settings.methods:
+            key = (item.dataset, item.image_id, object_id, name)
+            if key in done:
+                continue
+            base, refine = _split_method(name)
+            start = time.perf_counter()
+            prediction = predictor.predict(**prompt, method=base, refine=refine, image_hw=hw)
+            seconds = time.perf_counter() - start
+            scores = evaluate(prediction.probability, prediction.uncertainty, mask, prediction=prediction.mask)
+            head = dict(zip(("dataset", "image", "object", "method"), key))
+            rows.append({**head, "area": int(mask.sum()), "prompt": settings.prompt, "seconds": seconds, **scores})
+            risk = risk_at_coverage(prediction.uncertainty, prediction.mask != mask)
+            curves.append({**head, **dict(zip(CURVE_COLUMNS[4:], risk.tolist()))})
+    return rows, curves
+
+
+def _dataset_report(folder: Path, name: str, rows: list[dict], curves: list[dict], settings, notes) -> tuple[list[Path], dict]:
+    methods = list(settings.methods)
+    csv_path, md_path, summary = write_summary(folder, f"Evaluation of {name}", rows, methods, settings.reference, notes)
+    plot_dir = folder / "plots"
+    paths = [csv_path, md_path]
+    paths += plots.bar_plots(summary, plot_dir, EVALUATE_KEYS)
+    paths.append(plots.radar_plot(summary, plot_dir / "radar.png"))
+    mean_curves = {}
+    for method in methods:
+        values = [curve_values(c) for c in curves if c["method"] == method]
+        if values:
+            mean_curves[method] = np.nanmean(np.stack(values), axis=0)
+    paths.append(plots.risk_coverage_plot(mean_curves, plot_dir / "risk_coverage.png"))
+    return paths, summary
+
+
+def run_evaluation(
+    data: Sequence[str | Path],
+    methods: Sequence[str] | None = None,
+    model="sam2.1_hiera_tiny",
+    out: str | Path = "evaluation",
+    *,
+    device=None,
+    pretrained: bool = True,
+    image_size: int | None = None,
+    settings: EvaluationSettings | None = None,
+    **overrides,
+) -> Iterator[dict]:
+    """Evaluate ``methods`` on the dataset folders ``data``; yields progress events (dicts with
+    ``event`` = start | item | dataset | done). Stop iterating to cancel; rerun to resume."""
+    settings = settings or EvaluationSettings()
+    for key, value in overrides.items():
+        if not hasattr(settings, key):
+            raise TypeError(f"run_evaluation got an unknown setting {key!r}")
+        setattr(settings, key, value)
+    if methods is not None:
+        settings.methods = tuple(methods)
+    if not settings.methods:
+        raise ValueError("no method given: pass e.g. methods=['ruac', 'sam2']")
+    model = _load_model(model, device, pretrained, image_size)
+    _check_methods(model, settings)
+    out = Path(out).expanduser()
+    datasets = [(name, path, find_pairs(path)) for name, path in _dataset_names(data)]
+    total = sum(len(pairs) for _, _, pairs in datasets)
+    yield {"event": "start", "datasets": [n for n, _, _ in datasets], "total": total, "out": str(out)}
+    options = {"seed": settings.seed, "batch_size": settings.batch_size, **settings.method_options}
+    if settings.num_samples is not None:
+        options["num_samples"] = settings.num_samples
+    summaries, done_pairs, written = {}, 0, []
+    for name, _, pairs in datasets:
+        folder = out / name
+        results_path, curves_path = folder / "results.csv", folder / "risk_coverage.csv"
+        rows, curves = read_rows(results_path), read_rows(curves_path)
+        done = {row_key(r) for r in rows} & {row_key(c) for c in curves}
+        rows = [r for r in rows if row_key(r) in done]
+        curves = [c for c in curves if row_key(c) in done]
+        method_options = dict(options)
+        notes = [f"prompt: {settings.prompt}; seed {settings.seed}; methods: {', '.join(settings.methods)}"]
+        fit_ids: set[str] = set()
+        needs_fit = any(_split_method(m)[0] == "laplace" for m in settings.methods)
+        if settings.laplace_posterior:
+            method_options["laplace_posterior"] = load_laplace(settings.laplace_posterior)
+        elif needs_fit and "laplace" not in model.extras:
+            all_items = (item for pair in pairs for item in iter_items(pair, name, settings.ct))
+            fit_items = [item for _, item in zip(range(settings.laplace_fit), all_items)]
+            fit_ids = {item.image_id for item in fit_items}
+            method_options["laplace_posterior"] = _fit_laplace(model, fit_items, settings, folder)
+            notes.append(f"Laplace fitted on (and evaluation excludes): {', '.join(sorted(fit_ids))}")
+        predictor = ImagePredictor(model, **method_options)
+        for pair in pairs:
+            for item in iter_items(pair, name, settings.ct):
+                if item.image_id in fit_ids:
+                    continue
+                objects = split_objects(item.mask, settings.min_area, settings.object_mode)
+                keys = {(name, item.image_id, o, m) for o, _ in objects for m in settings.methods}
+                new_rows: list[dict] = []
+                if keys - done:
+                    new_rows, new_curves = _evaluate_item(predictor, item, objects, settings, done)
+                    rows += new_rows
+                    curves += new_curves
+                    done |= {row_key(r) for r in new_rows}
+                    write_rows(results_path, rows, RESULT_COLUMNS)
+                    write_rows(curves_path, curves, CURVE_COLUMNS)
+                yield {
+                    "event": "item", "dataset": name, "image": item.image_id, "objects": len(objects),
+                    "computed": len(new_rows), "skipped": len(keys) - len(new_rows), "done": done_pairs, "total": total,
+                }  # fmt: skip
+            done_pairs += 1
+            yield {"event": "pair", "dataset": name, "pair": pair.stem, "done": done_pairs, "total": total}
+        paths, summary = _dataset_report(folder, name, rows, curves, settings, notes)
+        summaries[name] = summary
+        written += paths
+        yield {"event": "dataset", "dataset": name, "rows": len(rows), "files": [str(p) for p in paths]}
+    overall = dataset_level_rows(summaries, list(settings.methods))
+    notes = [f"datasets: {', '.join(summaries)}", "mean ± std over the datasets' means; p-values pair datasets"]
+    if len(summaries) < 2:
+        notes.append("one dataset: no test across datasets (see the dataset's own summary for per-image tests)")
+    csv_path, md_path, _ = write_summary(
+        out, "Evaluation across datasets", overall, list(settings.methods), settings.reference, notes, len(summaries) >= 2
+    )
+    written += [csv_path, md_path]
+    yield {"event": "done", "out": str(out), "files": [str(p) for p in written]}
