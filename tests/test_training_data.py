@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ruac_training.data import (
-    DataError, FolderSource, MoseSource, NiftiSource, ObjectDataset, ResumableSampler, TiffStackSource, build_datasets,
+    DataError, FolderSource, MoseSource, NiftiSource, ResumableSampler, TiffStackSource, build_datasets,
     build_loader, components, extract_objects, split_items,
 )
 from ruac_training.data.intensity import ct_range, zscore_ct

@@ -84,7 +84,8 @@ def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
     assert_same_state(model.head.state_dict(), trainer.model.head.state_dict())
     # the export: all weights (a from-scratch config), loadable by the predictor
     weights, _ = export_run(trainer.run_dir, which="last")
-    exported = load_model(weights.with_suffix(".json"), device="cpu")
+    assert weights == trainer.run_dir / "export" / "model.safetensors"
+    exported = load_model(trainer.run_dir / "export", device="cpu")  # the folder is enough
     assert_same_state(exported.sam2.state_dict(), trainer.model.sam2.state_dict())
     assert_same_state(exported.extras.state_dict(), trainer.model.extras.state_dict())  # carried, frozen here
     assert list(exported.extras) == ["varnet"]
@@ -130,6 +131,24 @@ def test_cuda_bf16_nccl_run_resumes_close_to_uninterrupted(tmp_path, data):
     resumed, _ = run_all(resumed_config, resume=True)
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(value, resumed.model.state_dict()[key], rtol=1e-3, atol=1e-5)
+
+
+def test_model_from_a_sam2_config_yaml_or_inline_mapping(tmp_path):
+    import yaml
+
+    from ruac_training.model_setup import apply_freeze, build_training_model, reduced_hiera
+
+    config = reduced_hiera(embed_dim=8)
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(config))
+    from_yaml = build_training_model({"sam2_config": str(tmp_path / "small.yaml"), "image_size": 96, "name": "small"})
+    from_dict = build_training_model({"sam2_config": config, "image_size": 96, "name": None})
+    assert from_yaml.image_size == from_dict.image_size == 96
+    assert from_yaml.sam2.image_encoder.trunk.patch_embed.proj.out_channels == 8
+    trainable = apply_freeze(from_dict, ["image_encoder", "prompt_encoder", "extras"])
+    assert trainable == ["mask_decoder", "head"]
+    assert not any(p.requires_grad for p in from_dict.sam2.image_encoder.parameters())
+    assert not any(p.requires_grad for p in from_dict.sam2.memory_attention.parameters())  # never trained
+    assert all(p.requires_grad for p in from_dict.sam2.sam_mask_decoder.parameters())
 
 
 def test_config_errors_name_the_key(tmp_path, data):

@@ -31,7 +31,7 @@ def _train_parser() -> argparse.ArgumentParser:
 def _export_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ruac-train export", description="Write a run's inference checkpoint.")
     parser.add_argument("run_dir")
-    parser.add_argument("--out", help="output path stem or folder (default RUN_DIR/export)")
+    parser.add_argument("--out", help="output stem (PATH.safetensors + PATH.json) or an existing folder (default RUN_DIR/export/model)")
     parser.add_argument("--checkpoint", default="best", help="best (default), last, or a checkpoint file")
     parser.add_argument("--full", action="store_true", help="include all SAM2 weights even when the base is a registry model")
     return parser

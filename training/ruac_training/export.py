@@ -46,5 +46,5 @@ def export_run(
     if include_sam2 is None:
         include_sam2 = not (bool(model.info.base_model) and pretrained and not ({"image_encoder", "prompt_encoder"} & trainable))
     notes = {"trained_steps": int(state["step"]), "best": state.get("best"), "source_checkpoint": str(source)}
-    target = Path(out) if out is not None else run_dir / "export"
+    target = Path(out) if out is not None else run_dir / "export" / "model"  # → export/model.safetensors + .json
     return save_ruac_checkpoint(model, target, include_sam2=include_sam2, notes=notes)

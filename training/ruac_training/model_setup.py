@@ -154,10 +154,6 @@ def parameter_groups(model: RUACModel, attackers: nn.Module, trainable: list[str
     return groups
 
 
-def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """bf16 for ``bf16`` (any device) and ``auto`` on CUDA; None (fp32) otherwise."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):

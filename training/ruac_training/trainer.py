@@ -221,6 +221,9 @@ class Trainer:
         log.info("training %d steps (%d per epoch) on %s, %d process(es)%s, from step %d",
                  self.total_steps, self.steps_per_epoch, self.device, self.dist.world_size,
                  " (torchrun)" if self.dist.launched else "", self.step)
+        log.info("trainable parameters: %s", ", ".join(
+            f"{g['name']} {sum(p.numel() for p in g['params']) / 1e6:.3g} M (lr {g['initial_lr']:g})"
+            for g in self.optimizer.param_groups))
         while self.step < self.total_steps:
             epoch = self.step // self.steps_per_epoch
             done_in_epoch = self.step - epoch * self.steps_per_epoch

@@ -68,7 +68,14 @@ class StyleAdversary(nn.Module):
         graph_resolution: int = 64,
     ) -> None:
         super().__init__()
-        self.settings = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.settings = dict(
+            feature_dim=feature_dim, hidden=hidden, layers=layers, residual_scale=residual_scale,
+            mean_range=mean_range, shift_range=shift_range, std_range=std_range, background=background,
+            shared_channels=shared_channels, grl_scale=grl_scale, iou_threshold=iou_threshold,
+            distance_threshold=distance_threshold, distance_max=distance_max,
+            similarity_threshold=similarity_threshold, background_weight=background_weight,
+            graph_resolution=graph_resolution,
+        )
         self.rule = GraphRule(iou_threshold, distance_threshold, distance_max, similarity_threshold,
                               background_weight, graph_resolution)
         self.residual_scale = residual_scale
@@ -85,7 +92,7 @@ class StyleAdversary(nn.Module):
     def config(self) -> dict:
         return dict(self.settings)
 
-    def node_inputs(self, image, owner, masks, valid, features):
+    def node_inputs(self, image, owner, masks, features):
         """(node features (B, K, 6 + D), object features for semantic edges (B, N, D))."""
         nodes = masks.shape[1] + 1
         mean, std, _ = region_statistics(image, owner, nodes)
@@ -117,7 +124,7 @@ class StyleAdversary(nn.Module):
         features = features.detach()
         with torch.no_grad():
             owner = region_owner(masks, valid)
-            nodes, object_features = self.node_inputs(image.detach(), owner, masks, valid, features)
+            nodes, object_features = self.node_inputs(image.detach(), owner, masks, features)
             adj = adjacency(masks, valid, object_features, self.rule)
         mean_scale, shift, std_scale = self.parameters_for(nodes, adj)
         params = reverse_gradient(torch.stack([mean_scale, shift, std_scale]), self.grl_scale)
