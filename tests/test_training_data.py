@@ -65,6 +65,22 @@ def test_folder_source_reads_png_and_16bit_tiff_labels(tmp_path):
     assert np.array_equal(sample.objects.any(0), labels > 0)
 
 
+def test_folder_source_rejects_stacks_and_nan_with_a_clear_error(tmp_path):
+    import tifffile
+
+    for name in ("images", "masks"):
+        (tmp_path / name).mkdir()
+    tifffile.imwrite(tmp_path / "images" / "stack.tif", np.zeros((5, 32, 32), np.float32))
+    tifffile.imwrite(tmp_path / "images" / "nan.tif", np.full((32, 32), np.nan, np.float32))
+    for stem in ("stack", "nan"):
+        tifffile.imwrite(tmp_path / "masks" / f"{stem}.tif", np.ones((32, 32), np.uint8))
+    source = FolderSource(tmp_path, intensity=[0, 1])
+    with pytest.raises(DataError, match="NaN"):
+        source.load(0)
+    with pytest.raises(DataError, match="tiff_stack"):
+        source.load(1)
+
+
 def test_tiff_stack_source_keeps_foreground_slices(tmp_path):
     import tifffile
 

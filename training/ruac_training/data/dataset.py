@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from napari_ruac.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from napari_ruac.inference.preprocess import to_model_input
 
 from .sources import Source
 
@@ -72,10 +72,7 @@ class ObjectDataset(Dataset):
 
 def to_tensors(image: np.ndarray, objects: np.ndarray, size: int, max_objects: int, index: int = 0) -> dict:
     """H×W×3 [0, 1] image + K×H×W masks → normalised (3, S, S), masks (N, S, S) uint8, valid (N,)."""
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    x = to_model_input(np.ascontiguousarray(image, dtype=np.float32), size)[0]  # exactly what the predictors do
     masks = torch.zeros(max_objects, size, size, dtype=torch.uint8)
     valid = torch.zeros(max_objects, dtype=torch.bool)
     if len(objects):
@@ -84,4 +81,4 @@ def to_tensors(image: np.ndarray, objects: np.ndarray, size: int, max_objects: i
         count = min(len(m), max_objects)
         masks[:count] = m[:count]
         valid[:count] = masks[:count].flatten(1).any(dim=1)
-    return {"image": (x - mean) / std, "masks": masks, "valid": valid, "index": torch.tensor(index)}
+    return {"image": x, "masks": masks, "valid": valid, "index": torch.tensor(index)}

@@ -27,6 +27,16 @@ class RawSample:
     name: str
 
 
+def checked_unit(image: np.ndarray, low_high: tuple[float, float], name: str) -> np.ndarray:
+    """``to_unit`` after checking that ``image`` is one finite 2D image (H×W or H×W×C)."""
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] > 4):
+        raise DataError(f"{name} has shape {image.shape}; a 2D image must be H×W or H×W×C (C ≤ 4). "
+                        "For z-stacks use a 'tiff_stack' or 'nifti' dataset entry.")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise DataError(f"{name} contains NaN or infinite values; replace them (np.nan_to_num) before training.")
+    return to_unit(image, low_high)
+
+
 class Source:
     """Base class: ``len``, ``name(i)``, ``group(i)`` and ``load(i)``."""
 
@@ -63,9 +73,9 @@ class FolderSource(Source):
         image, mask = read_array(image_path), read_array(mask_path)
         if image.ndim == 3 and image.shape[0] < 5 and image.shape[-1] > 4:
             image = np.moveaxis(image, 0, -1)  # channel-first TIFF
+        unit = checked_unit(image, value_range(image, self.intensity), str(image_path))
         if image.shape[:2] != mask.shape[:2]:
             raise DataError(f"{image_path.name} is {image.shape[:2]} but its mask {mask_path.name} is {mask.shape[:2]}.")
-        unit = to_unit(image, value_range(image, self.intensity))
         return RawSample(unit, extract_objects(mask, self.mask_mode, self.min_area), stem)
 
 
@@ -106,7 +116,7 @@ class _SliceSource(Source):
             self._ranges[key] = self.volume_range(image, labels)
         image_slice = np.asarray(np.take(image, z, axis=self.axis))
         label_slice = np.asarray(np.take(labels, z, axis=self.axis))
-        unit = to_unit(image_slice, self._ranges[key])
+        unit = checked_unit(image_slice, self._ranges[key], f"{image_path}[{z}]")
         return RawSample(unit, extract_objects(label_slice, self.mask_mode, self.min_area), self.name(index))
 
 
@@ -166,7 +176,7 @@ class MoseSource(Source):
             raise DataError(f"{mask_path} is not a palette (indexed) PNG; MOSE annotations store object ids per pixel.")
         mask = np.where(mask == self.ignore_index, 0, mask)
         objects = extract_objects(mask, "labels", self.min_area)
-        return RawSample(to_unit(image, (0.0, 255.0)), objects, video)
+        return RawSample(checked_unit(image, (0.0, 255.0), str(frame_path)), objects, video)
 
 
 class SyntheticSource(Source):
@@ -191,7 +201,7 @@ class SyntheticSource(Source):
     def load(self, index: int) -> RawSample:
         scene = self.dataset[index]
         image = np.asarray(scene.image)
-        unit = to_unit(image, value_range(image, self.intensity))
+        unit = checked_unit(image, value_range(image, self.intensity), self.name(index))
         objects = extract_objects(np.asarray(scene.labels), "labels", self.min_area)
         return RawSample(unit, objects, self.name(index))
 
