@@ -1,0 +1,173 @@
+"""One input of a batch: read it, resolve its prompts, segment every object, write outputs, mark it done.
+
+``iter_volume`` is a generator of ``(done, total)`` slice progress ending with a ``VolumeOutcome``;
+it never raises for a bad input (the outcome says ``failed`` with the message). Outputs are
+written atomically, then the "done" marker holding the report rows: a volume is either finished
+with all its files or has no marker (and is redone by the next run).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..inference import ImagePredictor, VolumePredictor
+from ..io import ImageData, output_path, read_image, write_image
+from .prompts import ObjectPrompts
+from .state import failure_path, write_marker
+from .stats import ObjectStats, ReviewRule
+
+_CLEAR_ERRORS = (ValueError, KeyError, OSError)
+
+
+@dataclass
+class BatchSettings:
+    """Everything a worker needs besides the model (picklable)."""
+
+    out_dir: Path
+    prompts: object  # a source from .prompts (PromptFile, LabelPrompts, TemplatePrompt)
+    method: str = "ruac"
+    intensity: object = None
+    options: dict = field(default_factory=dict)
+    rule: ReviewRule = field(default_factory=ReviewRule)
+
+
+@dataclass
+class VolumeOutcome:
+    """What became of one input: ``status`` 'ok' (rows, outputs) or 'failed' (error)."""
+
+    volume: str
+    status: str
+    rows: list[dict] = field(default_factory=list)
+    mask: str | None = None
+    uncertainty: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class _Assembly:
+    """Label ids (a voxel goes to the most probable object), max uncertainty, per-object stats."""
+
+    def __init__(self, shape, object_ids, rule: ReviewRule):
+        self.labels = np.zeros(shape, np.int32)
+        self.probability = np.zeros(shape, np.float32)
+        self.uncertainty = np.zeros(shape, np.float32)
+        self.stats = {oid: ObjectStats(oid, rule) for oid in object_ids}
+
+    def add(self, index, object_id, mask, probability, uncertainty, z, prompted):
+        labels, best = self.labels[index], self.probability[index]
+        better = probability > best
+        labels[mask & (better | (labels == 0))] = object_id
+        np.maximum(best, probability, out=best)
+        np.maximum(self.uncertainty[index], uncertainty, out=self.uncertainty[index])
+        self.stats[object_id].add(z, mask, uncertainty, prompted)
+
+
+def _segment_volume(data: ImageData, objects: ObjectPrompts, model, settings: BatchSettings):
+    predictor = VolumePredictor(model, method=settings.method, intensity=settings.intensity, **settings.options)
+    assembly = _Assembly(data.spatial_shape, objects, settings.rule)
+    for item in predictor.iter_segment_objects(data.array, objects):
+        assembly.add(item.z, item.object_id, item.mask, item.probability, item.uncertainty, item.z, item.prompted)
+        yield item.done, item.total
+    return assembly
+
+
+def _segment_image(data: ImageData, objects: ObjectPrompts, model, settings: BatchSettings):
+    predictor = ImagePredictor(model, method=settings.method, intensity=settings.intensity, **settings.options)
+    predictor.set_image(data.array)
+    assembly = _Assembly(data.spatial_shape, objects, settings.rule)
+    for done, (object_id, per_slice) in enumerate(objects.items(), start=1):
+        prediction = predictor.predict(**per_slice[0])
+        index = (slice(None), slice(None))
+        assembly.add(index, object_id, prediction.mask, prediction.probability, prediction.uncertainty, 0, True)
+        yield done, len(objects)
+    return assembly
+
+
+def _physical_unit(data: ImageData) -> str:
+    unit = data.unit or "px"
+    return f"{unit}^{data.ndim_spatial}"
+
+
+def _rows(name: str, data: ImageData, assembly: _Assembly, mask_name: str, uncertainty_name: str, seconds: float):
+    voxel_volume = float(np.prod(data.spacing))
+    counts = np.bincount(assembly.labels.ravel(), minlength=max(assembly.stats) + 1)
+    rows = []
+    for object_id, stats in assembly.stats.items():
+        summary = stats.summary()
+        rows.append(
+            dict(
+                volume=name,
+                status="ok",
+                object=object_id,
+                prompt_slices=summary["prompt_slices"],
+                slices_with_object=summary["slices_with_object"],
+                voxels=int(counts[object_id]),
+                physical_volume=float(counts[object_id]) * voxel_volume,
+                physical_unit=_physical_unit(data),
+                mean_uncertainty=summary["mean_uncertainty"],
+                max_uncertainty=summary["max_uncertainty"],
+                uncertain_fraction=summary["uncertain_fraction"],
+                review_slices=summary["review_slices"],
+                mask=mask_name,
+                uncertainty=uncertainty_name,
+                seconds=round(seconds, 2),
+            )
+        )
+    return rows
+
+
+def _message(error: BaseException) -> str:
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return text if isinstance(error, _CLEAR_ERRORS) else f"{type(error).__name__}: {text}"
+
+
+def iter_volume(path: str | os.PathLike, model, settings: BatchSettings) -> Iterator[tuple[int, int] | VolumeOutcome]:
+    """Segment one input file; yields ``(done, total)`` per slice and object, then the ``VolumeOutcome``."""
+    path = Path(path)
+    out_dir = Path(settings.out_dir)
+    started = time.perf_counter()
+    try:
+        data = read_image(path)
+        objects = settings.prompts.prompts_for(data)
+        if not objects:
+            raise ValueError(f"no prompts for {path.name}.")
+        segment = _segment_volume if data.is_volume else _segment_image
+        assembly = yield from segment(data, objects, model, settings)
+        mask_path = write_image(output_path(data, "mask", "labels", out_dir), assembly.labels, like=data)
+        uncertainty_path = write_image(
+            output_path(data, "uncertainty", "float", out_dir), assembly.uncertainty, like=data, kind="float"
+        )
+        seconds = time.perf_counter() - started
+        rows = _rows(path.name, data, assembly, mask_path.name, uncertainty_path.name, seconds)
+        write_marker(
+            out_dir,
+            path.name,
+            dict(volume=path.name, mask=mask_path.name, uncertainty=uncertainty_path.name, seconds=seconds, rows=rows),
+        )
+        outcome = VolumeOutcome(path.name, "ok", rows, mask_path.name, uncertainty_path.name, seconds=seconds)
+    except Exception as error:  # one bad input must not stop the batch; KeyboardInterrupt still does
+        seconds = time.perf_counter() - started
+        log = failure_path(out_dir, path.name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(traceback.format_exception(error)))
+        outcome = VolumeOutcome(path.name, "failed", error=_message(error), seconds=seconds)
+    yield outcome
+
+
+def process_volume(path: str | os.PathLike, model, settings: BatchSettings) -> VolumeOutcome:
+    """``iter_volume`` run to the end (used by Dask workers)."""
+    outcome = None
+    for event in iter_volume(path, model, settings):
+        outcome = event
+    return outcome
