@@ -87,7 +87,7 @@ def test_mackay_and_entropy_basics():
 def test_kl_is_finite_and_trains_the_shape_networks(fitted):
     head = type(fitted.head)(**fitted.head.config())
     _, selected = _selected(fitted, 256, [[60.0, 60.0, 180.0, 180.0]])
-    params = head.params(selected.upscaled, selected.hyper_in, selected.mask_token)
+    params = head.params(selected.upscaled, selected.hyper_in, selected.mask_token, selected.image_tokens)
     kl = head.kl(params)
     assert torch.isfinite(kl)
     kl.backward()

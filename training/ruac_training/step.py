@@ -177,8 +177,14 @@ class RUACTrainingStep(nn.Module):
             upscaled = out.upscaled.float()
             if candidates > 1:
                 upscaled = upscaled.repeat_interleave(candidates, dim=0)
+            image_tokens = out.image_tokens.float()
+            if candidates > 1:
+                image_tokens = image_tokens.repeat_interleave(candidates, dim=0)
             params = model.head.params(
-                upscaled, out.hyper_in[:, first:last].float().flatten(0, 1), out.mask_tokens[:, first:last].float().flatten(0, 1)
+                upscaled,
+                out.hyper_in[:, first:last].float().flatten(0, 1),
+                out.mask_tokens[:, first:last].float().flatten(0, 1),
+                image_tokens,
             )
             if s.task_logits == "sample":
                 logits = model.head.sample_logits(params, 1, generator)[0]

@@ -8,6 +8,13 @@ equals SAM2's logit exactly (parity at init); the learned, input-dependent Weibu
     E[z_j]   = upscaled_j + c                 (c = 0.17 makes GELU outputs positive)
     E[W1_j]  = ReLU(h_j) + ε,  E[W0_j] = ReLU(−h_j) + ε   (h = hypernetwork output)
     ℓ        = Σ_j (W1_j − W0_j) z_j + b,   b = −c Σ_j h_j
+
+Our decision (speed): a pixel's shape k_z is shared by its C channels. It comes from the
+pixel's own features (a linear read-out) plus the decoder's image tokens around it (a
+token-resolution read-out, upsampled), so it stays input-dependent and boundary-aware,
+while the analytic variance needs gamma functions per pixel, not per pixel × channel:
+    Var ℓ = (1 + r_z)·Σ_j Var(d_j) E[z_j]² + r_z·Σ_j E[d_j]² E[z_j]²,  r = Var/mean² of Weibull(k).
+The fg/bg weight shapes are per channel (from the mask token).
 """
 
 from __future__ import annotations
@@ -27,15 +34,27 @@ WEIGHT_EPS = 1e-3
 
 @dataclass
 class WeibullParams:
-    """Shapes and scales of the two Weibull layers for one batch of selected masks."""
+    """Means and shapes of the two Weibull layers for B selected masks (scales derived)."""
 
-    pixel_k: torch.Tensor  # (B, C, H, W)
-    pixel_lam: torch.Tensor  # (B, C, H, W)
+    pixel_mean: torch.Tensor  # (B, C, H, W)
+    pixel_k: torch.Tensor  # (B, 1, H, W), shared by the channels of a pixel
+    fg_mean: torch.Tensor  # (B, C)
     fg_k: torch.Tensor  # (B, C)
-    fg_lam: torch.Tensor  # (B, C)
+    bg_mean: torch.Tensor  # (B, C)
     bg_k: torch.Tensor  # (B, C)
-    bg_lam: torch.Tensor  # (B, C)
     bias: torch.Tensor  # (B,)
+
+    @property
+    def pixel_lam(self) -> torch.Tensor:
+        return weibull.scale_from_mean(self.pixel_k, self.pixel_mean)
+
+    @property
+    def fg_lam(self) -> torch.Tensor:
+        return weibull.scale_from_mean(self.fg_k, self.fg_mean)
+
+    @property
+    def bg_lam(self) -> torch.Tensor:
+        return weibull.scale_from_mean(self.bg_k, self.bg_mean)
 
 
 def _inverse_softplus(x: float) -> float:
@@ -65,14 +84,9 @@ class WeibullMaskHead(nn.Module):
         self.prior_beta = prior_beta
         self.init_pixel_shape = init_pixel_shape
         self.init_token_shape = init_token_shape
-        # local shapes: a 3×3 context (boundary-aware) then a 1×1 projection, per channel
-        self.pixel_shape_net = nn.Sequential(
-            nn.Conv2d(channels, channels, kernel_size=3, padding=1),
-            nn.GELU(),
-            nn.Conv2d(channels, channels, kernel_size=1),
-        )
-        # global shapes: one k per (fg/bg row, channel) from the mask token
-        self.token_shape_net = nn.Sequential(
+        self.pixel_readout = nn.Linear(channels, 1)  # the pixel's own features
+        self.context_readout = nn.Conv2d(token_dim, 1, kernel_size=3, padding=1)  # image tokens around it
+        self.token_shape_net = nn.Sequential(  # one k per (fg/bg row, channel) from the mask token
             nn.Linear(token_dim, token_dim // 2),
             nn.GELU(),
             nn.Linear(token_dim // 2, 2 * channels),
@@ -93,76 +107,81 @@ class WeibullMaskHead(nn.Module):
         )
 
     def reset_parameters(self) -> None:
-        """Small weights and a bias that puts every k near its init value."""
-        for module in list(self.pixel_shape_net) + list(self.token_shape_net):
+        """Small weights and biases that put every k near its init value."""
+        for module in (self.pixel_readout, self.context_readout, *self.token_shape_net):
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.normal_(module.weight, std=0.02)
                 nn.init.zeros_(module.bias)
-        nn.init.constant_(self.pixel_shape_net[-1].bias, _inverse_softplus(self.init_pixel_shape - self.k_min))
+        nn.init.constant_(self.pixel_readout.bias, _inverse_softplus(self.init_pixel_shape - self.k_min))
         nn.init.constant_(self.token_shape_net[-1].bias, _inverse_softplus(self.init_token_shape - self.k_min))
 
     def _shape(self, raw: torch.Tensor) -> torch.Tensor:
         return (self.k_min + F.softplus(raw)).clamp(max=self.k_max)
 
-    def params(self, upscaled: torch.Tensor, hyper_in: torch.Tensor, mask_token: torch.Tensor) -> WeibullParams:
+    def params(
+        self,
+        upscaled: torch.Tensor,
+        hyper_in: torch.Tensor,
+        mask_token: torch.Tensor,
+        image_tokens: torch.Tensor | None = None,
+    ) -> WeibullParams:
         """Weibull parameters for selected masks.
 
         upscaled: (B, C, H, W) SAM2 pixel features; hyper_in: (B, C) hypernetwork output;
-        mask_token: (B, D) the decoder's output token of the selected mask.
+        mask_token: (B, D) the selected mask's output token; image_tokens: (B, D, h, w)
+        the decoder's image tokens (context; optional).
         """
-        pixel_mean = (upscaled + FEATURE_OFFSET).clamp_min(1e-6)
-        pixel_k = self._shape(self.pixel_shape_net(upscaled))
+        pixel_raw = torch.einsum("bchw,c->bhw", upscaled, self.pixel_readout.weight[0])[:, None]
+        pixel_raw = pixel_raw + self.pixel_readout.bias
+        if image_tokens is not None:
+            context = self.context_readout(image_tokens)
+            pixel_raw = pixel_raw + F.interpolate(context, size=upscaled.shape[-2:], mode="bilinear", align_corners=False)
         token_k = self._shape(self.token_shape_net(mask_token)).view(-1, 2, self.channels)
-        fg_k, bg_k = token_k[:, 0], token_k[:, 1]
-        fg_mean = F.relu(hyper_in) + WEIGHT_EPS
-        bg_mean = F.relu(-hyper_in) + WEIGHT_EPS
         return WeibullParams(
-            pixel_k=pixel_k,
-            pixel_lam=weibull.scale_from_mean(pixel_k, pixel_mean),
-            fg_k=fg_k,
-            fg_lam=weibull.scale_from_mean(fg_k, fg_mean),
-            bg_k=bg_k,
-            bg_lam=weibull.scale_from_mean(bg_k, bg_mean),
+            pixel_mean=(upscaled + FEATURE_OFFSET).clamp_min(1e-6),
+            pixel_k=self._shape(pixel_raw),
+            fg_mean=F.relu(hyper_in) + WEIGHT_EPS,
+            fg_k=token_k[:, 0],
+            bg_mean=F.relu(-hyper_in) + WEIGHT_EPS,
+            bg_k=token_k[:, 1],
             bias=-FEATURE_OFFSET * hyper_in.sum(dim=-1),
         )
 
     @staticmethod
     def mean_logit(p: WeibullParams) -> torch.Tensor:
         """E[ℓ] with Weibull means: equals SAM2's ``hyper_in @ upscaled`` at init. (B, H, W)."""
-        d_mean = weibull.mean(p.fg_k, p.fg_lam) - weibull.mean(p.bg_k, p.bg_lam)
-        z_mean = weibull.mean(p.pixel_k, p.pixel_lam)
-        return torch.einsum("bc,bchw->bhw", d_mean, z_mean) + p.bias[:, None, None]
+        return torch.einsum("bc,bchw->bhw", p.fg_mean - p.bg_mean, p.pixel_mean) + p.bias[:, None, None]
 
     @staticmethod
     def logit_variance(p: WeibullParams, simplified: bool = False) -> torch.Tensor:
         """Var(ℓ) with d_j, z_j independent. Full: Σ E[d²]E[z²] − E[d]²E[z]²; simplified: Σ Var d · Var z."""
-        fg_mean, bg_mean = weibull.mean(p.fg_k, p.fg_lam), weibull.mean(p.bg_k, p.bg_lam)
-        d_mean = fg_mean - bg_mean
-        d_var = fg_mean**2 * weibull.relative_variance(p.fg_k) + bg_mean**2 * weibull.relative_variance(p.bg_k)
-        z_mean_sq = weibull.mean(p.pixel_k, p.pixel_lam) ** 2
-        z_var = z_mean_sq * weibull.relative_variance(p.pixel_k)
+        d_mean = p.fg_mean - p.bg_mean
+        d_var = p.fg_mean**2 * weibull.relative_variance(p.fg_k) + p.bg_mean**2 * weibull.relative_variance(p.bg_k)
+        z_mean_sq = p.pixel_mean**2
+        r = weibull.relative_variance(p.pixel_k)[:, 0]  # (B, H, W)
+        var_weighted = torch.einsum("bc,bchw->bhw", d_var, z_mean_sq)
         if simplified:
-            return torch.einsum("bc,bchw->bhw", d_var, z_var)
-        # E[d²]E[z²] − E[d]²E[z]² = Var d·(E[z]² + Var z) + E[d]²·Var z
-        return torch.einsum("bc,bchw->bhw", d_var, z_mean_sq + z_var) + torch.einsum(
-            "bc,bchw->bhw", d_mean**2, z_var
-        )
+            return r * var_weighted
+        # Σ Var d·(E[z]² + Var z) + E[d]²·Var z, with Var z = r E[z]²
+        return (1.0 + r) * var_weighted + r * torch.einsum("bc,bchw->bhw", d_mean**2, z_mean_sq)
 
     @staticmethod
     def sample_logits(p: WeibullParams, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Monte Carlo logits ℓ_s = Σ_j (W1 − W0)_j z_j + b. (S, B, H, W)."""
+        pixel_lam, fg_lam, bg_lam = p.pixel_lam, p.fg_lam, p.bg_lam
         logits = []
         for _ in range(num_samples):
-            z = weibull.sample(p.pixel_k, p.pixel_lam, generator)
-            d = weibull.sample(p.fg_k, p.fg_lam, generator) - weibull.sample(p.bg_k, p.bg_lam, generator)
+            z = weibull.sample(p.pixel_k, pixel_lam, generator)
+            d = weibull.sample(p.fg_k, fg_lam, generator) - weibull.sample(p.bg_k, bg_lam, generator)
             logits.append(torch.einsum("bc,bchw->bhw", d, z) + p.bias[:, None, None])
         return torch.stack(logits, dim=0)
 
     def kl(self, p: WeibullParams) -> torch.Tensor:
         """Mean KL of all Weibull variables to the Gamma(α, β) prior (a scalar)."""
-        kl_pixel = weibull.kl_to_gamma(p.pixel_k, p.pixel_lam, self.prior_alpha, self.prior_beta).mean()
-        kl_fg = weibull.kl_to_gamma(p.fg_k, p.fg_lam, self.prior_alpha, self.prior_beta).mean()
-        kl_bg = weibull.kl_to_gamma(p.bg_k, p.bg_lam, self.prior_alpha, self.prior_beta).mean()
+        alpha, beta = self.prior_alpha, self.prior_beta
+        kl_pixel = weibull.kl_to_gamma(p.pixel_k, p.pixel_lam, alpha, beta).mean()
+        kl_fg = weibull.kl_to_gamma(p.fg_k, p.fg_lam, alpha, beta).mean()
+        kl_bg = weibull.kl_to_gamma(p.bg_k, p.bg_lam, alpha, beta).mean()
         return kl_pixel + 0.5 * (kl_fg + kl_bg)
 
     # ---- maps ---------------------------------------------------------------------------
@@ -177,7 +196,7 @@ class WeibullMaskHead(nn.Module):
         self, p: WeibullParams, num_samples: int = 20, generator: torch.Generator | None = None, chunk: int = 4
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mean logit, P̄ over samples, H(P̄)) with samples drawn in chunks to bound memory."""
-        total = torch.zeros_like(p.pixel_lam[:, 0])
+        total = torch.zeros_like(p.pixel_mean[:, 0])
         done = 0
         while done < num_samples:
             n = min(chunk, num_samples - done)

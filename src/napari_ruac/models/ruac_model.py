@@ -184,7 +184,8 @@ class RUACModel(nn.Module):
         return out, out.select(select_token_index(decoder, out, multimask))
 
     def weibull(self, selected: SelectedMask):
-        return self.head.params(selected.upscaled, selected.hyper_in, selected.mask_token)
+        """The Weibull parameters of the RUAC head for the decoder's selected masks."""
+        return self.head.params(selected.upscaled, selected.hyper_in, selected.mask_token, selected.image_tokens)
 
 
 # ---- loading --------------------------------------------------------------------------
@@ -339,7 +340,12 @@ def load_model(
 def _from_training_checkpoint(obj: dict, path: Path) -> RUACModel:
     """A resumable checkpoint written by ``ruac_training`` (``ruac_config`` + ``model`` state)."""
     config = obj["ruac_config"]
-    model = build_model(config["sam2_config"], name=config.get("name", path.stem), head_config=config.get("head"))
+    model = build_model(
+        config["sam2_config"],
+        name=config.get("name", path.stem),
+        head_config=config.get("head"),
+        base_model=config.get("base_model"),
+    )
     for name, spec in (config.get("extras") or {}).items():
         model.attach(name, _build_extra(name, spec))
     state = obj.get("model")

@@ -21,7 +21,7 @@ class RUACMonteCarlo(HeadMethod):
 
     def apply(self, model, selected, options: MethodOptions):
         params = model.weibull(selected)
-        generator = options.generator(params.pixel_lam.device)
+        generator = options.generator(params.pixel_mean.device)
         return model.head.monte_carlo(params, options.samples(self.default_samples), generator)
 
 
