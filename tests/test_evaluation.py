@@ -112,6 +112,25 @@ def test_nifti_volume_is_sliced_and_normalised(tmp_path):
     assert items[0].mask.sum() == 20 * 22
 
 
+def test_tiff_stack_is_sliced_with_one_intensity_range(tmp_path):
+    import tifffile
+
+    root = tmp_path / "stack"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    rng = np.random.default_rng(2)
+    volume = rng.integers(100, 400, (4, 40, 40)).astype(np.uint16)
+    labels = np.zeros((4, 40, 40), np.uint16)
+    labels[0, 5:20, 5:20] = 1
+    labels[3, 10:30, 10:25] = 2
+    tifffile.imwrite(root / "images" / "cells.tif", volume)
+    tifffile.imwrite(root / "labels" / "cells_labels.tif", labels)
+    items = list(iter_items(find_pairs(root)[0], "stack"))
+    assert [i.image_id for i in items] == ["cells_z0000", "cells_z0003"]
+    assert items[0].value_range == items[1].value_range and items[0].image.dtype == np.uint16
+    assert [n for n, _ in split_objects(items[1].mask, min_area=16)] == ["label2"]
+
+
 def _rows(path: Path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.uncertainty import binary_entropy
 from ..uq.base import MethodOutput
 
 
@@ -45,26 +44,24 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def to_predictions(output: MethodOutput, image_hw: tuple[int, int], method: str) -> list[Prediction]:
-    """Upsample a method's low-res maps to the image and split the batch into Predictions."""
-    logit = upsample(output.mask_logit, image_hw)
-    probability = upsample(output.probability, image_hw).clamp(0.0, 1.0)
-    if output.uncertainty_is_entropy:
-        uncertainty = binary_entropy(probability)
-    else:
-        uncertainty = upsample(output.uncertainty, image_hw).clamp(0.0, 1.0)
-    low_res = output.mask_logit.clamp(-32.0, 32.0)
+    """Upsample a method's low-res maps to the image (one resampling pass for the three maps)
+    and split the batch into Predictions. Uncertainty and probability are resampled alike, so
+    U = H(P) holds at the model's resolution and approximately on the image grid."""
+    maps = torch.stack([output.mask_logit.float(), output.probability.float(), output.uncertainty.float()], dim=1)
+    maps = F.interpolate(maps, size=image_hw, mode="bilinear", align_corners=False).cpu()
+    low_res = output.mask_logit.clamp(-32.0, 32.0).float().cpu()
     results = []
-    for i in range(logit.shape[0]):
+    for i in range(maps.shape[0]):
         extras = {k: v[i].detach().cpu().numpy() for k, v in output.extras.items()}
         extras = {k: (float(v) if v.ndim == 0 else v) for k, v in extras.items()}
         results.append(
             Prediction(
-                mask=(logit[i] > 0).cpu().numpy(),
-                probability=probability[i].cpu().numpy().astype(np.float32),
-                uncertainty=uncertainty[i].cpu().numpy().astype(np.float32),
+                mask=(maps[i, 0] > 0).numpy(),
+                probability=maps[i, 1].numpy(),
+                uncertainty=maps[i, 2].numpy(),
                 iou=float(output.iou[i]),
                 method=method,
-                low_res_logits=low_res[i].cpu().numpy().astype(np.float32),
+                low_res_logits=low_res[i].numpy(),
                 extras=extras,
             )
         )

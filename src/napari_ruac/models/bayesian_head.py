@@ -36,13 +36,17 @@ WEIGHT_EPS = 1e-3
 class WeibullParams:
     """Means and shapes of the two Weibull layers for B selected masks (scales derived)."""
 
-    pixel_mean: torch.Tensor  # (B, C, H, W)
+    upscaled: torch.Tensor  # (B, C, H, W) SAM2's pixel features u; E[z] = u + c
     pixel_k: torch.Tensor  # (B, 1, H, W), shared by the channels of a pixel
     fg_mean: torch.Tensor  # (B, C)
     fg_k: torch.Tensor  # (B, C)
     bg_mean: torch.Tensor  # (B, C)
     bg_k: torch.Tensor  # (B, C)
     bias: torch.Tensor  # (B,)
+
+    @property
+    def pixel_mean(self) -> torch.Tensor:
+        return (self.upscaled + FEATURE_OFFSET).clamp_min(1e-6)
 
     @property
     def pixel_lam(self) -> torch.Tensor:
@@ -85,7 +89,8 @@ class WeibullMaskHead(nn.Module):
         self.init_pixel_shape = init_pixel_shape
         self.init_token_shape = init_token_shape
         self.pixel_readout = nn.Linear(channels, 1)  # the pixel's own features
-        self.context_readout = nn.Conv2d(token_dim, 1, kernel_size=3, padding=1)  # image tokens around it
+        self.token_readout = nn.Linear(token_dim, 1)  # the decoder's image token at the pixel…
+        self.context = nn.Conv2d(1, 1, kernel_size=3, padding=1)  # …and around it
         self.token_shape_net = nn.Sequential(  # one k per (fg/bg row, channel) from the mask token
             nn.Linear(token_dim, token_dim // 2),
             nn.GELU(),
@@ -108,7 +113,7 @@ class WeibullMaskHead(nn.Module):
 
     def reset_parameters(self) -> None:
         """Small weights and biases that put every k near its init value."""
-        for module in (self.pixel_readout, self.context_readout, *self.token_shape_net):
+        for module in (self.pixel_readout, self.token_readout, self.context, *self.token_shape_net):
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.normal_(module.weight, std=0.02)
                 nn.init.zeros_(module.bias)
@@ -134,11 +139,12 @@ class WeibullMaskHead(nn.Module):
         pixel_raw = torch.einsum("bchw,c->bhw", upscaled, self.pixel_readout.weight[0])[:, None]
         pixel_raw = pixel_raw + self.pixel_readout.bias
         if image_tokens is not None:
-            context = self.context_readout(image_tokens)
+            tokens = torch.einsum("bdhw,d->bhw", image_tokens, self.token_readout.weight[0])[:, None]
+            context = self.context(tokens + self.token_readout.bias)
             pixel_raw = pixel_raw + F.interpolate(context, size=upscaled.shape[-2:], mode="bilinear", align_corners=False)
         token_k = self._shape(self.token_shape_net(mask_token)).view(-1, 2, self.channels)
         return WeibullParams(
-            pixel_mean=(upscaled + FEATURE_OFFSET).clamp_min(1e-6),
+            upscaled=upscaled,
             pixel_k=self._shape(pixel_raw),
             fg_mean=F.relu(hyper_in) + WEIGHT_EPS,
             fg_k=token_k[:, 0],
@@ -154,16 +160,25 @@ class WeibullMaskHead(nn.Module):
 
     @staticmethod
     def logit_variance(p: WeibullParams, simplified: bool = False) -> torch.Tensor:
-        """Var(ℓ) with d_j, z_j independent. Full: Σ E[d²]E[z²] − E[d]²E[z]²; simplified: Σ Var d · Var z."""
+        """Var(ℓ) with d_j, z_j independent. Full: Σ E[d²]E[z²] − E[d]²E[z]²; simplified: Σ Var d · Var z.
+
+        With E[z] = u + c, Σ_j a_j E[z_j]² = Σ a_j u_j² + 2c Σ a_j u_j + c² Σ a_j: two channel
+        contractions over the pixel features, no per-channel map is materialised twice."""
         d_mean = p.fg_mean - p.bg_mean
         d_var = p.fg_mean**2 * weibull.relative_variance(p.fg_k) + p.bg_mean**2 * weibull.relative_variance(p.bg_k)
-        z_mean_sq = p.pixel_mean**2
+        weights = torch.stack([d_var, d_mean**2], dim=1)  # (B, 2, C)
+        u = p.upscaled
+        c = FEATURE_OFFSET
+        weighted = (
+            torch.einsum("bkc,bchw->bkhw", weights, u * u)
+            + 2 * c * torch.einsum("bkc,bchw->bkhw", weights, u)
+            + (c * c) * weights.sum(-1)[..., None, None]
+        )  # Σ_j a_j E[z_j]² for a = Var d and a = E[d]²
         r = weibull.relative_variance(p.pixel_k)[:, 0]  # (B, H, W)
-        var_weighted = torch.einsum("bc,bchw->bhw", d_var, z_mean_sq)
         if simplified:
-            return r * var_weighted
+            return r * weighted[:, 0]
         # Σ Var d·(E[z]² + Var z) + E[d]²·Var z, with Var z = r E[z]²
-        return (1.0 + r) * var_weighted + r * torch.einsum("bc,bchw->bhw", d_mean**2, z_mean_sq)
+        return (1.0 + r) * weighted[:, 0] + r * weighted[:, 1]
 
     @staticmethod
     def sample_logits(p: WeibullParams, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -185,9 +200,13 @@ class WeibullMaskHead(nn.Module):
         return kl_pixel + 0.5 * (kl_fg + kl_bg)
 
     # ---- maps ---------------------------------------------------------------------------
-    def analytic(self, p: WeibullParams, simplified: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mean logit, MacKay probability, entropy uncertainty): one pass, no sampling."""
-        m = self.mean_logit(p)
+    def analytic(
+        self, p: WeibullParams, simplified: bool = False, mean_logit: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean logit, MacKay probability, entropy uncertainty): one pass, no sampling.
+
+        ``mean_logit``: SAM2's logit of the same mask, which equals E[ℓ] by construction (saves a pass)."""
+        m = self.mean_logit(p) if mean_logit is None else mean_logit
         v = self.logit_variance(p, simplified=simplified)
         probability = mackay_probability(m, v)
         return m, probability, binary_entropy(probability)
@@ -196,7 +215,7 @@ class WeibullMaskHead(nn.Module):
         self, p: WeibullParams, num_samples: int = 20, generator: torch.Generator | None = None, chunk: int = 4
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(mean logit, P̄ over samples, H(P̄)) with samples drawn in chunks to bound memory."""
-        total = torch.zeros_like(p.pixel_mean[:, 0])
+        total = torch.zeros_like(p.upscaled[:, 0])
         done = 0
         while done < num_samples:
             n = min(chunk, num_samples - done)

@@ -77,8 +77,10 @@ class LaplacePosterior(nn.Module):
         """hyper_in(θ_s) − hyper_in(θ_MAP) for ``count`` weight samples θ_s: (count, B, O)."""
         var_w, var_b = self.variance()
         b = activation.shape[0]
-        eps_w = torch.randn((count, b, self.output_dim, self.feature_dim), generator=generator, device=activation.device)
-        eps_b = torch.randn((count, b, self.output_dim), generator=generator, device=activation.device)
+        where = activation.device if generator is None else generator.device  # e.g. a CPU generator for MPS
+        eps_w = torch.randn((count, b, self.output_dim, self.feature_dim), generator=generator, device=where)
+        eps_b = torch.randn((count, b, self.output_dim), generator=generator, device=where)
+        eps_w, eps_b = eps_w.to(activation.device), eps_b.to(activation.device)
         noise_w = eps_w * var_w[token].sqrt()[None]
         noise_b = eps_b * var_b[token].sqrt()[None]
         return torch.einsum("kbof,bf->kbo", noise_w, activation) + noise_b

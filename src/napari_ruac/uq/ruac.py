@@ -11,7 +11,7 @@ class RUACAnalytic(HeadMethod):
 
     def apply(self, model, selected, options: MethodOptions):
         params = model.weibull(selected)
-        return model.head.analytic(params, simplified=options.simplified_variance)
+        return model.head.analytic(params, simplified=options.simplified_variance, mean_logit=selected.logit)
 
 
 class RUACMonteCarlo(HeadMethod):
@@ -21,7 +21,7 @@ class RUACMonteCarlo(HeadMethod):
 
     def apply(self, model, selected, options: MethodOptions):
         params = model.weibull(selected)
-        generator = options.generator(params.pixel_mean.device)
+        generator = options.generator(params.upscaled.device)
         return model.head.monte_carlo(params, options.samples(self.default_samples), generator)
 
 
