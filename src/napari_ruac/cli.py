@@ -40,6 +40,7 @@ def _load(args):
         device=args.device,
         pretrained=not getattr(args, "random_weights", False),
         config=getattr(args, "config", None),
+        image_size=getattr(args, "image_size", None),
         ruac_checkpoint=getattr(args, "ruac_checkpoint", None),
         progress=_tqdm_bytes(f"downloading {name}"),
     )
@@ -56,6 +57,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--random-weights", action="store_true", help="random weights of the same architecture (testing only)"
     )
+    parser.add_argument("--image-size", type=int, help="model input size for registry models (default: their own)")
 
 
 def _intensity(args):

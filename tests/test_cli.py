@@ -1,0 +1,86 @@
+"""The napari-ruac command line, end to end on real files (random weights, small sizes)."""
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+from skimage import data, io
+
+from napari_ruac.cli import main
+from napari_ruac.io import read_image, write_image
+
+MODEL = ["--random-weights", "--model", "sam2.1_hiera_tiny", "--image-size", "256", "--device", "cpu"]
+
+
+def test_segment_a_png_writes_mask_uncertainty_overlay_summary(tmp_path, capsys):
+    image = tmp_path / "coins.png"
+    io.imsave(image, data.coins())
+    assert main(["segment", str(image), "--box", "60", "40", "120", "95", "--out", str(tmp_path / "out"), *MODEL]) == 0
+    out = tmp_path / "out"
+    mask = read_image(out / "coins_mask.png").array
+    uncertainty = read_image(out / "coins_uncertainty.tif").array
+    assert mask.shape == data.coins().shape and uncertainty.dtype == np.float32
+    assert 0 <= uncertainty.min() and uncertainty.max() <= 1
+    overlay = io.imread(out / "coins_overlay.png")
+    assert overlay.ndim == 3 and overlay.shape[0] > 100
+    summary = json.loads((out / "coins_summary.json").read_text())
+    assert summary["method"] == "ruac" and summary["voxels"] == int((mask > 0).sum())
+    assert "coins_mask.png" in capsys.readouterr().out
+
+
+def test_segment_a_nifti_volume_keeps_its_geometry(tmp_path):
+    rng = np.random.default_rng(0)
+    volume = (rng.normal(0, 20, (5, 64, 72)) + 40).astype(np.int16)
+    volume[:, 20:40, 25:50] += 300
+    affine = np.diag([3.0, 0.8, 0.7, 1.0])
+    affine[:3, 3] = [-50.0, 12.0, 7.5]
+    path = write_image(tmp_path / "scan.nii.gz", volume, affine=affine, kind="image")
+    code = main(
+        ["segment", str(path), "--box", "25", "20", "50", "40", "--slice", "2", "--window", "-160", "240",
+         "--method", "sam2", *MODEL]
+    )
+    assert code == 0
+    source, mask_file = nib.load(path), nib.load(tmp_path / "scan_mask.nii.gz")
+    assert np.allclose(source.affine, mask_file.affine) and mask_file.shape == source.shape
+    uncertainty = nib.load(tmp_path / "scan_uncertainty.nii.gz")
+    assert np.allclose(uncertainty.header.get_zooms(), source.header.get_zooms())
+    summary = json.loads((tmp_path / "scan_summary.json").read_text())
+    assert [s["z"] for s in summary["slices"]] == list(range(5))  # propagated through every slice
+    assert [s["prompted"] for s in summary["slices"]].count(True) == 1
+
+
+def test_info_lists_models_devices_and_methods(capsys):
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    for expected in ("sam2.1_hiera_tiny", "not cached", "cpu", "ruac-mc", "cache:"):
+        assert expected in text
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["segment", "missing.png", "--box", "0", "0", "5", "5"], "does not exist"),
+        (["download", "sam2.1_hiera_tiny"], "offline"),
+        (["download"], "name a model"),
+        (["segment", "{png}"], "give a prompt"),
+        (["segment", "{png}", "--box", "500", "500", "600", "600", *MODEL], "outside"),
+        (["segment", "{png}", "--points", "3;4", *MODEL], "X,Y pairs"),
+        (["segment", "{png}", "--box", "0", "0", "5", "5", "--slice", "3", *MODEL], "2D image"),
+        (["segment", "{png}", "--box", "0", "0", "5", "5", "--model", "/nope/model.pt"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, argv, message):
+    png = tmp_path / "cam.png"
+    io.imsave(png, data.camera()[:64, :64])
+    argv = [a.replace("{png}", str(png)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_demo_segments_the_bundled_samples(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--objects", "1", "--method", "sam2", *MODEL]) == 0
+    report = (tmp_path / "demo" / "report.md").read_text()
+    assert report.count("| nuclei") == 2 and "ct_phantom.nii.gz" in report
+    assert list((tmp_path / "demo").rglob("*_overlay.png"))
