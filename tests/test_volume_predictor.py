@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_models import blob_scene, box_of
+from fixture_models import box_of
 from napari_ruac import ImagePredictor, VolumePredictor
 from napari_ruac.inference import ImageError, PromptError
 from napari_ruac.inference.preprocess import to_model_input, to_unit_rgb

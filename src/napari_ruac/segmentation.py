@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -62,7 +62,6 @@ def iter_segmentation(
         predictor = VolumePredictor(model, method=method, intensity=intensity, **options)
         yield Progress("encode", 0, 1)
         if propagate:
-            result = None
             collected = _VolumeCollector(data.spatial_shape)
             for item in predictor.iter_segment(data.array, prompts):
                 collected.add(item)

@@ -6,15 +6,8 @@ from .decoder import DecoderOutput, SelectedMask
 from .device import DeviceError, resolve_device
 from .download import ChecksumError, DownloadError, download_model
 from .registry import DEFAULT_MODEL, MODELS, available_models, cache_dir, default_model_name, embedded_models, get_spec
-from .ruac_model import (
-    ImageFeatures,
-    ModelInfo,
-    RUACModel,
-    build_model,
-    load_model,
-    load_ruac_weights,
-    save_ruac_checkpoint,
-)
+from .loading import build_model, load_model, load_ruac_weights, save_ruac_checkpoint
+from .ruac_model import ImageFeatures, ModelInfo, RUACModel
 
 __all__ = [
     "DEFAULT_MODEL",
