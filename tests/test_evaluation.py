@@ -119,12 +119,12 @@ def test_tiff_stack_is_sliced_with_one_intensity_range(tmp_path):
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
     rng = np.random.default_rng(2)
-    volume = rng.integers(100, 400, (4, 40, 40)).astype(np.uint16)
-    labels = np.zeros((4, 40, 40), np.uint16)
+    volume = rng.integers(100, 400, (5, 40, 40)).astype(np.uint16)
+    labels = np.zeros((5, 40, 40), np.uint16)
     labels[0, 5:20, 5:20] = 1
     labels[3, 10:30, 10:25] = 2
-    tifffile.imwrite(root / "images" / "cells.tif", volume)
-    tifffile.imwrite(root / "labels" / "cells_labels.tif", labels)
+    tifffile.imwrite(root / "images" / "cells.tif", volume, imagej=True, metadata={"axes": "ZYX"})
+    tifffile.imwrite(root / "labels" / "cells_labels.tif", labels, imagej=True, metadata={"axes": "ZYX"})
     items = list(iter_items(find_pairs(root)[0], "stack"))
     assert [i.image_id for i in items] == ["cells_z0000", "cells_z0003"]
     assert items[0].value_range == items[1].value_range and items[0].image.dtype == np.uint16
