@@ -154,6 +154,8 @@ def test_label_prompts_errors(tmp_path):
     write_image(tmp_path / "labels" / "vol.nii.gz", labels)
     with pytest.raises(BatchPromptError, match="several label files"):
         LabelPrompts().prompts_for(_image(tmp_path / "vol.tif", labels.shape))
+    with pytest.raises(BatchPromptError, match="label folder .* does not exist"):
+        LabelPrompts(tmp_path / "no_such_folder")
     write_image(tmp_path / "empty_labels.tif", np.zeros((2, 4, 4), np.uint8))
     with pytest.raises(BatchPromptError, match="no objects"):
         LabelPrompts().prompts_for(_image(tmp_path / "empty.tif", (2, 4, 4)))

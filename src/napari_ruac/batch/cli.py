@@ -46,7 +46,6 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     scale.add_argument("--workers", type=int, help="LocalCluster workers (default: one per GPU, else ≤ 4 CPU workers)")
     scale.add_argument("--threads-per-worker", type=int, help="LocalCluster threads per worker (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="recompute everything, ignoring finished volumes")
-    parser.add_argument("--image-size", type=int, help="model input size (default: the model's own; tests use 256)")
     parser.add_argument("--intensity", default="auto", choices=["auto", "percentile", "minmax", "none"])
     parser.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="fixed intensity window (CT)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

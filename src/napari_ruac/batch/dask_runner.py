@@ -86,8 +86,6 @@ def _client(scheduler: str, workers: int | None, threads_per_worker: int | None)
             silence_logs=logging.ERROR,
         )
         return Client(cluster), cluster, count
-    if workers or threads_per_worker:
-        raise ValueError("--workers/--threads-per-worker apply to --scheduler local; a running cluster has its own.")
     return Client(scheduler), None, None
 
 

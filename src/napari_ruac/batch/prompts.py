@@ -303,6 +303,12 @@ class LabelPrompts:
 
     folder: Path | None = None
 
+    def __post_init__(self) -> None:
+        if self.folder is not None:
+            self.folder = Path(self.folder).expanduser().absolute()
+            if not self.folder.is_dir():
+                raise BatchPromptError(f"label folder {self.folder} does not exist.")
+
     def candidates(self, input_path: Path) -> list[Path]:
         stem = file_stem(input_path)
         folders = [Path(self.folder)] if self.folder is not None else [input_path.parent / "labels", input_path.parent]

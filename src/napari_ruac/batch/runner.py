@@ -96,8 +96,10 @@ def iter_batch(
     ``options``: method options such as ``num_samples``, ``seed``.
     """
     started = time.perf_counter()
-    out_dir = Path(out_dir).expanduser()
-    files = list_inputs(inputs, out_dir)
+    out_dir = Path(out_dir).expanduser().absolute()  # workers may run in another directory
+    files = [p.absolute() for p in list_inputs(inputs, out_dir)]
+    if scheduler not in (None, "local") and (workers or threads_per_worker):
+        raise ValueError("workers/threads_per_worker apply to scheduler='local'; a running cluster has its own.")
     source = prompt_source(prompts)
     if isinstance(source, PromptFile):
         source.check_inputs(files)
