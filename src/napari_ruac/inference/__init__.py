@@ -3,7 +3,7 @@
 from .embedding_cache import EmbeddingCache
 from .image_predictor import ImagePredictor, NoImageError
 from .prediction import Prediction
-from .preprocess import ImageError, Intensity
+from ..models.preprocess import ImageError, Intensity
 from .prompts import PromptError
 
 __all__ = [

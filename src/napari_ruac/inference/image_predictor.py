@@ -11,7 +11,7 @@ from ..models.ruac_model import ImageFeatures, RUACModel
 from ..uq import MethodContext, MethodOptions, get_method
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
-from .preprocess import Intensity, check_image, to_model_input, to_unit_rgb
+from ..models.preprocess import Intensity, check_image, to_model_input, to_unit_rgb
 from .prompts import build_prompt_batch
 
 
@@ -141,7 +141,9 @@ class ImagePredictor:
             multimask=multimask,
         )
         opts = self.options if not options else _merge_options(self.options, options)
-        ctx = MethodContext(model=self.model, features=self._features, image=self._model_input, options=opts)
+        ctx = MethodContext(
+            model=self.model, features=self._features, image=self._model_input, options=opts, image_hw=self._image_hw
+        )
         output = chosen.run(ctx, prompts)
         name = chosen.name
         if refine:

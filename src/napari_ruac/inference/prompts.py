@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import torch
 
+from ..models.preprocess import to_model_frame
 from ..uq.base import PromptBatch
 
 
@@ -70,15 +71,6 @@ def check_points(points, labels, image_hw: tuple[int, int]) -> tuple[np.ndarray,
             "(x = column, y = row)."
         )
     return array, labels.astype(np.int64)
-
-
-def to_model_frame(xy: np.ndarray, image_hw: tuple[int, int], image_size: int) -> np.ndarray:
-    """Scale x, y pairs from image pixels to the model's square of side ``image_size``."""
-    h, w = image_hw
-    out = np.array(xy, dtype=np.float64).reshape(-1, 2)
-    out[:, 0] *= image_size / w
-    out[:, 1] *= image_size / h
-    return out
 
 
 def build_prompt_batch(

@@ -20,7 +20,7 @@ from ..uq import HeadMethod, MethodOptions, get_method
 from .embedding_cache import EmbeddingCache, image_digest
 from .image_predictor import _split_options
 from .prediction import upsample
-from .preprocess import ImageError, Intensity, check_image, to_model_input, to_unit_rgb
+from ..models.preprocess import ImageError, Intensity, check_image, to_model_input, to_unit_rgb
 from .prompts import PromptError, build_prompt_batch
 from .volume_tracking import ObjectTrack, track_frame
 

@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # SAM2's input normalisation (as inference.preprocess)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD  # SAM2's input normalisation
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class MethodContext:
     features: ImageFeatures  # batch 1
     image: torch.Tensor | None  # (1, 3, S, S) normalised model input (for re-encoding methods)
     options: MethodOptions
+    image_hw: tuple[int, int] | None = None  # the original image's (H, W): pixel-sized settings
 
 
 @dataclass

@@ -112,8 +112,7 @@ class LaplaceFitter:
     ) -> int:
         """One image; ``mask``: bool (one object) or labels (one object per id); ``value_range``
         as ``ImagePredictor.set_image``. Returns the number of prompts used."""
-        from ..inference.preprocess import prepare_image
-        from ..inference.prompts import to_model_frame
+        from ..models.preprocess import prepare_image, to_model_frame
 
         model = self.model
         objects = _objects(mask)
