@@ -58,7 +58,8 @@ def timed(label: str, **kwargs) -> tuple[float, list[dict]]:
     per_volume = {r["volume"]: float(r["seconds"]) for r in rows}
     print(
         f"{label:<24s} {seconds:7.1f} s  {3600 * summary.ok / seconds:7.1f} volumes/hour   "
-        f"per volume {np.mean(list(per_volume.values())):5.1f} s   load avg {load_before:.1f} → {os.getloadavg()[0]:.1f}"
+        f"per volume {np.mean(list(per_volume.values())):5.1f} s   "
+        f"load avg {load_before:.1f} → {os.getloadavg()[0]:.1f}"
     )
     return seconds, rows
 
@@ -76,7 +77,8 @@ def main() -> None:
     spec = ModelSpec("sam2.1_hiera_tiny", device="cpu", pretrained=False, image_size=args.image_size)
     shape = (args.slices, args.size, args.size)
     print(
-        f"{args.volumes} volumes of {shape[0]}×{shape[1]}×{shape[2]} (z×y×x, uint16 TIFF), {args.objects} object(s) each; "
+        f"{args.volumes} volumes of {shape[0]}×{shape[1]}×{shape[2]} (z×y×x, uint16 TIFF), "
+        f"{args.objects} object(s) each; "
         f"SAM2.1-tiny (random weights) at {args.image_size} px, method ruac, CPU: {os.cpu_count()} cores, "
         f"torch {torch.__version__} with {torch.get_num_threads()} threads in this process"
     )

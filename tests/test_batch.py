@@ -101,7 +101,9 @@ def test_batch_writes_outputs_in_the_inputs_geometry_and_reports_failures(tiny_m
         assert written.header.get_zooms() == source.header.get_zooms()
         assert int(written.header["sform_code"]) == int(source.header["sform_code"])
     ct = read_image(folder / "ct.nii.gz")
-    objects = {r["object"]: {r["slice"]: {k: v for k, v in r.items() if k in ("box", "points")}} for r in prompts["ct.nii.gz"]}
+    objects = {
+        r["object"]: {r["slice"]: {k: v for k, v in r.items() if k in ("box", "points")}} for r in prompts["ct.nii.gz"]
+    }
     reference = VolumePredictor(tiny_model).segment_objects(ct.array, objects)
     np.testing.assert_array_equal(read_image(out / "ct_mask.nii.gz").array, reference.labels)
     np.testing.assert_allclose(read_image(out / "ct_uncertainty.nii.gz").array, reference.uncertainty, atol=1e-6)
@@ -186,7 +188,11 @@ def test_label_files_csv_json_and_template_prompts_agree(tiny_model, labelled_vo
     assert [(r["object"], r["prompt_slices"]) for r in rows] == [("1", "0"), ("2", "1")]
 
     (z1, box1), (z2, box2) = box_on_largest_slice(labels == 1), box_on_largest_slice(labels == 2)
-    csv_lines = ["file,object,slice,x0,y0,x1,y1", f"v.tif,1,{z1},{','.join(map(str, box1))}", f"v,2,{z2},{','.join(map(str, box2))}"]
+    csv_lines = [
+        "file,object,slice,x0,y0,x1,y1",
+        f"v.tif,1,{z1},{','.join(map(str, box1))}",
+        f"v,2,{z2},{','.join(map(str, box2))}",  # by stem
+    ]
     (tmp_path / "p.csv").write_text("\n".join(csv_lines) + "\n")
     run_batch(folder, tmp_path / "csv_out", prompts=tmp_path / "p.csv", model=tiny_model)
     for name in ("v_mask.tif", "v_uncertainty.tif"):

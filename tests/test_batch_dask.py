@@ -29,7 +29,7 @@ def test_model_spec_builds_the_same_weights_and_is_cached_per_process():
     assert cached_model(SPEC) is first
     torch.manual_seed(123)  # the global RNG state does not change the spec's weights
     rebuilt = SPEC.load()
-    for (name, a), (_, b) in zip(first.state_dict().items(), rebuilt.state_dict().items()):
+    for (name, a), (_, b) in zip(first.state_dict().items(), rebuilt.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
 
@@ -43,9 +43,11 @@ def test_dask_local_cluster_matches_the_local_path(tmp_path):
         box = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
         if name.endswith(".png"):
             write_image(folder / name, image, kind="image")
-            prompts[name] = [{"object": 1, "box": box}, {"object": 2, "points": [np.argwhere(labels == 2).mean(0)[::-1].tolist()]}]
+            click = np.argwhere(labels == 2).mean(0)[::-1].tolist()
+            prompts[name] = [{"object": 1, "box": box}, {"object": 2, "points": [click]}]
         else:
-            write_image(folder / name, np.stack([image, image]).astype(np.uint16), spacing=(2.0, 0.4, 0.4), kind="image")
+            stack = np.stack([image, image]).astype(np.uint16)
+            write_image(folder / name, stack, spacing=(2.0, 0.4, 0.4), kind="image")
             prompts[name] = [{"object": 1, "slice": 1, "box": box}]
     (tmp_path / "p.json").write_text(json.dumps(prompts))
 
@@ -57,7 +59,14 @@ def test_dask_local_cluster_matches_the_local_path(tmp_path):
     )  # fmt: skip
     assert (local.ok, dask.ok, dask.failed) == (3, 3, 0)
     assert sorted(e.outcome.volume for e in events if isinstance(e, VolumeDone)) == ["a.tif", "b.nii.gz", "c.png"]
-    for name in ("a_mask.tif", "a_uncertainty.tif", "b_mask.nii.gz", "b_uncertainty.nii.gz", "c_mask.png", "c_uncertainty.tif"):
+    for name in (
+        "a_mask.tif",
+        "a_uncertainty.tif",
+        "b_mask.nii.gz",
+        "b_uncertainty.nii.gz",
+        "c_mask.png",
+        "c_uncertainty.tif",
+    ):
         ours, theirs = read_image(tmp_path / "local" / name), read_image(tmp_path / "dask" / name)
         assert ours.spacing == theirs.spacing
         np.testing.assert_allclose(theirs.array, ours.array, atol=1e-5, err_msg=name)
@@ -75,4 +84,10 @@ def test_a_loaded_model_cannot_go_to_dask(tmp_path):
     (tmp_path / "in").mkdir()
     write_image(tmp_path / "in" / "a.png", np.zeros((8, 8), np.uint8), kind="image")
     with pytest.raises(TypeError, match="ModelSpec"):
-        run_batch(tmp_path / "in", tmp_path / "out", prompts={"box": [1, 1, 4, 4]}, model=cached_model(SPEC), scheduler="local")
+        run_batch(
+            tmp_path / "in",
+            tmp_path / "out",
+            prompts={"box": [1, 1, 4, 4]},
+            model=cached_model(SPEC),
+            scheduler="local",
+        )

@@ -27,7 +27,11 @@ def test_json_mapping_and_list_forms_give_the_same_prompts(tmp_path):
         ],
         "flat": {"box": [0, 0, 4, 4]},  # a single prompt, matched by stem, no slice
     }
-    listed = [dict(item, file=name) for name, items in mapping.items() for item in (items if isinstance(items, list) else [items])]
+    listed = [
+        dict(item, file=name)
+        for name, items in mapping.items()
+        for item in (items if isinstance(items, list) else [items])
+    ]
     (tmp_path / "a.json").write_text(json.dumps(mapping))
     (tmp_path / "b.json").write_text(json.dumps(listed))
     stack, flat = _image(tmp_path / "stack.tif", (6, 20, 20)), _image(tmp_path / "flat.png", (20, 20))
@@ -58,7 +62,9 @@ def test_csv_prompts_match_the_json_schema(tmp_path):
 
 def test_prompts_under_the_file_name_and_the_stem_are_merged(tmp_path):
     (tmp_path / "p.json").write_text(
-        json.dumps({"v.tif": [{"object": 1, "box": [0, 0, 5, 5]}], "v": [{"object": 2, "slice": 1, "box": [1, 1, 6, 6]}]})
+        json.dumps(
+            {"v.tif": [{"object": 1, "box": [0, 0, 5, 5]}], "v": [{"object": 2, "slice": 1, "box": [1, 1, 6, 6]}]}
+        )
     )
     source = PromptFile.load(tmp_path / "p.json")
     assert source.prompts_for(_image(tmp_path / "v.tif", (4, 10, 10))) == {
@@ -66,14 +72,18 @@ def test_prompts_under_the_file_name_and_the_stem_are_merged(tmp_path):
         2: {1: {"box": [1.0, 1.0, 6.0, 6.0]}},
     }
     (tmp_path / "q.json").write_text(
-        json.dumps({"v.tif": [{"object": 1, "box": [0, 0, 5, 5]}], "v": [{"object": 1, "slice": 2, "box": [1, 1, 6, 6]}]})
+        json.dumps(
+            {"v.tif": [{"object": 1, "box": [0, 0, 5, 5]}], "v": [{"object": 1, "slice": 2, "box": [1, 1, 6, 6]}]}
+        )
     )
     with pytest.raises(BatchPromptError, match="two prompts on slice 2"):
         PromptFile.load(tmp_path / "q.json").prompts_for(_image(tmp_path / "v.tif", (4, 10, 10)))
 
 
 def test_slice_defaults_to_the_middle_and_is_refused_on_2d_images(tmp_path):
-    (tmp_path / "p.json").write_text(json.dumps({"v.tif": [{"box": [0, 0, 5, 5]}], "i.png": [{"slice": 3, "box": [0, 0, 5, 5]}]}))
+    (tmp_path / "p.json").write_text(
+        json.dumps({"v.tif": [{"box": [0, 0, 5, 5]}], "i.png": [{"slice": 3, "box": [0, 0, 5, 5]}]})
+    )
     source = PromptFile.load(tmp_path / "p.json")
     assert list(source.prompts_for(_image(tmp_path / "v.tif", (7, 10, 10)))[1]) == [3]
     with pytest.raises(BatchPromptError, match="2D image"):
@@ -83,13 +93,13 @@ def test_slice_defaults_to_the_middle_and_is_refused_on_2d_images(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('file,object,slice,x0,y0\nv.tif,1,0,1,2\n', "all four"),
-        ('file,object,depth\nv.tif,1,0\n', "unknown columns"),
-        ('object,slice\n1,0\n', "'file' column"),
-        ('file,object,slice,x0,y0,x1,y1\nv.tif,0,0,1,2,3,4\n', "object must be a whole number ≥ 1"),
-        ('file,object,slice,x0,y0,x1,y1\nv.tif,1,-1,1,2,3,4\n', "slice must be a whole number ≥ 0"),
-        ('file,object,slice,x0,y0,x1,y1\nv.tif,1,,,,,\n', "give a box"),
-        ('file,object,slice,x0,y0,x1,y1\nv.tif,1,0,1,2,3,4\nv.tif,1,0,5,6,7,8\n', "second prompt"),
+        ("file,object,slice,x0,y0\nv.tif,1,0,1,2\n", "all four"),
+        ("file,object,depth\nv.tif,1,0\n", "unknown columns"),
+        ("object,slice\n1,0\n", "'file' column"),
+        ("file,object,slice,x0,y0,x1,y1\nv.tif,0,0,1,2,3,4\n", "object must be a whole number ≥ 1"),
+        ("file,object,slice,x0,y0,x1,y1\nv.tif,1,-1,1,2,3,4\n", "slice must be a whole number ≥ 0"),
+        ("file,object,slice,x0,y0,x1,y1\nv.tif,1,,,,,\n", "give a box"),
+        ("file,object,slice,x0,y0,x1,y1\nv.tif,1,0,1,2,3,4\nv.tif,1,0,5,6,7,8\n", "second prompt"),
         ('file,object,slice,points\nv.tif,1,0,"1;2"\n', "x,y;x,y"),
     ],
 )
@@ -109,7 +119,9 @@ def test_missing_or_unsupported_prompt_file_and_unmatched_names(tmp_path):
     (tmp_path / "p.json").write_text("{not json")
     with pytest.raises(BatchPromptError, match="not valid JSON"):
         PromptFile.load(tmp_path / "p.json")
-    (tmp_path / "p.json").write_text(json.dumps({"scan_01.nii.gz": [{"box": [0, 0, 2, 2]}], "scan_2": [{"box": [0, 0, 2, 2]}]}))
+    (tmp_path / "p.json").write_text(
+        json.dumps({"scan_01.nii.gz": [{"box": [0, 0, 2, 2]}], "scan_2": [{"box": [0, 0, 2, 2]}]})
+    )
     source = PromptFile.load(tmp_path / "p.json")
     with pytest.raises(BatchPromptError, match="not among the inputs: scan_2") as info:
         source.check_inputs([tmp_path / "scan_01.nii.gz", tmp_path / "scan_02.nii.gz"])
@@ -166,7 +178,9 @@ def test_template_prompt(tmp_path):
     assert template.prompts_for(_image(tmp_path / "v.tif", (5, 8, 8))) == {1: {2: {"box": [1.0, 2.0, 3.0, 4.0]}}}
     assert template.prompts_for(_image(tmp_path / "i.png", (8, 8))) == {1: {0: {"box": [1.0, 2.0, 3.0, 4.0]}}}
     clicks = prompt_source(dict(points=[[3, 4]], slice=1))
-    assert clicks.prompts_for(_image(tmp_path / "v.tif", (5, 8, 8))) == {1: {1: {"points": [[3.0, 4.0]], "labels": [1]}}}
+    assert clicks.prompts_for(_image(tmp_path / "v.tif", (5, 8, 8))) == {
+        1: {1: {"points": [[3.0, 4.0]], "labels": [1]}}
+    }
     with pytest.raises(BatchPromptError, match="outside v.tif's 5 slices"):
         TemplatePrompt(box=[1, 2, 3, 4], slice=9).prompts_for(_image(tmp_path / "v.tif", (5, 8, 8)))
     with pytest.raises(BatchPromptError, match="give a box"):

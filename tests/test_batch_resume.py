@@ -17,6 +17,7 @@ from napari_ruac.batch import read_report
 from napari_ruac.cli import main
 from napari_ruac.io import read_image, write_image
 
+
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     threads = torch.get_num_threads()
@@ -88,5 +89,5 @@ def test_killed_batch_resumes_without_recomputing_or_leftovers(tmp_path):
     assert not leftovers
     for volume in VOLUMES:
         stem = volume.split(".")[0]
-        suffix = volume[len(stem):]
+        suffix = volume[len(stem) :]
         assert read_image(out / f"{stem}_mask{suffix}").spacing == (3.0, 0.5, 0.5)

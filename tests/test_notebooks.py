@@ -15,7 +15,12 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXPECTED = {
     "quickstart": ["quickstart_methods.png", "metrics.csv", "nuclei_ruac_mask.tif", "nuclei_ruac_uncertainty.tif"],
     "volume_review": ["review_regions.png", "regions.csv", "stack_mask.tif", "stack_uncertainty.tif"],
-    "training": ["training_curves.png", "trained_prediction.png", "run/export/model.safetensors", "run/export/model.json"],
+    "training": [
+        "training_curves.png",
+        "trained_prediction.png",
+        "run/export/model.safetensors",
+        "run/export/model.json",
+    ],
 }
 
 
@@ -37,7 +42,9 @@ def _execute(name: str, out: Path, monkeypatch) -> nbformat.NotebookNode:
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_notebook_runs_and_writes_its_files(name, tmp_path, monkeypatch):
     notebook = _execute(name, tmp_path, monkeypatch)
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert not errors
     folder = tmp_path / name
     for relative in EXPECTED[name]:

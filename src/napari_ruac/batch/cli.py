@@ -59,9 +59,8 @@ def _prompt_source(args):
     if args.labels is not None and not args.points:
         raise CommandError("--labels go with --points (one label per point).")
     template = args.box is not None or bool(args.points)
-    chosen = [name for name, given in
-              (("--prompts", args.prompts), ("--from-labels", args.from_labels is not None), ("--box/--points", template))
-              if given]  # fmt: skip
+    given = {"--prompts": bool(args.prompts), "--from-labels": args.from_labels is not None, "--box/--points": template}
+    chosen = [name for name, present in given.items() if present]
     if len(chosen) != 1:
         problem = "choose one prompt source" if chosen else "give prompts"
         raise CommandError(f"{problem}: --prompts FILE, --from-labels [DIR] or --box X0 Y0 X1 Y1 (see --help).")
@@ -107,7 +106,8 @@ def batch_command(args) -> int:
     for event in events:
         if isinstance(event, BatchStarted):
             if event.skipped:
-                print(f"{len(event.skipped)} of {len(event.inputs)} inputs already done; skipping them", file=sys.stderr)
+                done = f"{len(event.skipped)} of {len(event.inputs)} inputs"
+                print(f"{done} already done; skipping them", file=sys.stderr)
             overall = tqdm(total=len(event.pending), desc="volumes", unit="vol", position=0, disable=quiet)
         elif isinstance(event, VolumeStarted):
             volume_bar = tqdm(total=None, desc=event.volume, unit="step", position=1, leave=False, disable=quiet)

@@ -110,7 +110,8 @@ def iter_dask(
             torch_threads = max(1, (os.cpu_count() or 1) // (count * (threads_per_worker or 1)))
         client.register_plugin(ModelPlugin(spec, torch_threads), name=PLUGIN_NAME)
         for path in pending:
-            future = client.submit(run_volume_task, str(path), settings, spec, pure=False, key=f"ruac-batch-{path.name}")
+            key = f"ruac-batch-{path.name}"
+            future = client.submit(run_volume_task, str(path), settings, spec, pure=False, key=key)
             futures[future] = path
         for future in as_completed(futures):
             try:

@@ -56,5 +56,5 @@ class BatchSummary:
     failures: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        text = f"{self.ok} ok, {self.failed} failed, {self.skipped} already done (of {self.inputs}) in {self.seconds:.1f} s"
-        return text + f"; report: {self.report}"
+        counts = f"{self.ok} ok, {self.failed} failed, {self.skipped} already done (of {self.inputs})"
+        return f"{counts} in {self.seconds:.1f} s; report: {self.report}"

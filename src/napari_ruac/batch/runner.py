@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..io import format_of
-from ..models.ruac_model import RUACModel
+from ..models import RUACModel
 from ..uq import get_method
 from .events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
 from .model_spec import ModelSpec

@@ -107,7 +107,9 @@ class ObjectStats:
         total = sum(s.uncertainty_sum for s in self.slices.values())
         return dict(
             mean_uncertainty=total / count if count else float("nan"),
-            max_uncertainty=max((s.uncertainty_max for s in self.slices.values() if s.neighbourhood), default=float("nan")),
+            max_uncertainty=max(
+                (s.uncertainty_max for s in self.slices.values() if s.neighbourhood), default=float("nan")
+            ),
             uncertain_fraction=sum(s.uncertain for s in self.slices.values()) / count if count else float("nan"),
             slices_with_object=sum(1 for s in self.slices.values() if s.area > 0),
             prompt_slices=sorted(s.z for s in self.slices.values() if s.prompted),
