@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
 # Reproduce the shipped ruac-micro model from nothing but this repository (no downloads):
-#   1. plain segmentation, from scratch     ruac-train micro_plain     (torchrun, NPROC processes)
+#   1. plain segmentation, from scratch     ruac-train micro_plain (128 px), then micro_plain256 (256 px)
 #   2. the RUAC recipe and its baseline     ruac-train micro_ruac  ‖  ruac-train micro_baseline
 #   3. the video-memory path                scripts/train_micro_memory.py  (encoders/decoder/head frozen)
 #   4. ship into the package (float16)      scripts/ship_micro.py → src/napari_ruac/weights/ruac-micro.*
 #   5. quality, speed and the shift study   scripts/evaluate_micro.py → runs/micro_eval/report.md (+ docs/ plots)
 # Every stage resumes where it stopped (rerun the script); a finished stage is skipped.
-# CPU: one thread per process (OMP_NUM_THREADS=1) — on a shared 2-core machine, 2 threads in one
-# process were 5–10× slower per step than 2 single-threaded processes. A resumed run must keep NPROC.
+# CPU: the plain phases run one process with 2 threads; the two phase-2 runs run side by side with one
+# thread each (OMP_NUM_THREADS=1).
 # Usage: scripts/train_micro.sh [STAGE ...]   (stages: plain ruac memory ship evaluate; default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 BIN=$(dirname "$PYTHON")
-NPROC=${NPROC:-2}
-export OMP_NUM_THREADS=1
 STAGES=${*:-plain ruac memory ship evaluate}
 mkdir -p runs
 
@@ -31,9 +29,12 @@ train() {  # config name, run dir, launcher...
 for stage in $STAGES; do
   case $stage in
     plain)
-      train micro_plain runs/micro_plain "$BIN/torchrun" --standalone --nproc_per_node "$NPROC" -m ruac_training.cli
-      "$BIN/ruac-train" export runs/micro_plain --checkpoint best ;;
-    ruac)  # both runs start from runs/micro_plain/export/model.json; one process each, side by side
+      OMP_NUM_THREADS=2 train micro_plain runs/micro_plain "$BIN/ruac-train"
+      "$BIN/ruac-train" export runs/micro_plain --checkpoint last
+      OMP_NUM_THREADS=2 train micro_plain256 runs/micro_plain256 "$BIN/ruac-train"
+      "$BIN/ruac-train" export runs/micro_plain256 --checkpoint last ;;
+    ruac)  # both runs start from runs/micro_plain256/export/model.json; one process each, side by side
+      export OMP_NUM_THREADS=1
       train micro_ruac runs/micro_ruac "$BIN/ruac-train" > runs/micro_ruac.out 2>&1 &
       ruac_pid=$!
       train micro_baseline runs/micro_baseline "$BIN/ruac-train" > runs/micro_baseline.out 2>&1 &

@@ -75,6 +75,8 @@ def build_training_model(model_cfg: dict) -> RUACModel:
             model.head = WeibullMaskHead(**model_cfg["head"])
     if model_cfg.get("init_checkpoint"):
         load_ruac_weights(model, model_cfg["init_checkpoint"])
+    if model_cfg.get("prompt_map") is not None:
+        model.info.prompt_map = bool(model_cfg["prompt_map"])
     for name, spec in (model_cfg.get("extras") or {}).items():
         if name not in model.extras:
             model.attach(name, _import_extra(name, spec))

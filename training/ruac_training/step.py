@@ -65,6 +65,7 @@ class StepSettings:
     weights: TaskLossWeights = field(default_factory=TaskLossWeights)
     encoder_trainable: bool = False
     attack_fraction: float = 1.0
+    prompt_map_dropout: float = 0.0
 
     @classmethod
     def from_config(cls, config: dict, encoder_trainable: bool) -> "StepSettings":
@@ -74,7 +75,7 @@ class StepSettings:
             float(p["box_probability"]), float(p["box_noise"]), float(p["box_noise_max_px"]),
             int(p["correction_rounds"]), int(p["attacked_correction_rounds"]),
             loss["task_logits"], loss["mask_resolution"], weights, encoder_trainable,
-            float(config["attack"].get("fraction", 1.0)),
+            float(config["attack"].get("fraction", 1.0)), float(p.get("prompt_map_dropout", 0.0)),
         )
 
 
@@ -168,7 +169,11 @@ class RUACTrainingStep(nn.Module):
 
     def _decode_group(self, group: PromptGroup, features, mask_input, target_loss, target_low, generator, with_kl, with_uaa):
         model, s = self.model, self.settings
-        sparse, dense = model.encode_prompts(points=group.points, labels=group.labels, mask_input=mask_input)
+        use_map = None
+        if model.info.prompt_map and s.prompt_map_dropout > 0:
+            use_map = bool(torch.rand((), generator=generator, device=generator.device) >= s.prompt_map_dropout)
+        sparse, dense = model.encode_prompts(points=group.points, labels=group.labels, mask_input=mask_input,
+                                             prompt_map=use_map)
         out, selected = model.decode(features, sparse, dense, multimask=group.multimask, repeat_image=False)
         first = 1 if group.multimask else 0
         last = out.logits.shape[1] if group.multimask else 1

@@ -68,11 +68,11 @@ def vision_inputs(model: RUACModel, features: ImageFeatures) -> tuple[list[torch
 
 
 def _prompt_embeddings(model: RUACModel, point_inputs: dict | None, batch: int, device: torch.device):
-    if point_inputs is not None:
-        coords, labels = point_inputs["point_coords"], point_inputs["point_labels"]
-    else:  # SAM2 feeds a single padding point when a slice has no prompt
-        coords = torch.zeros(batch, 1, 2, device=device)
-        labels = -torch.ones(batch, 1, dtype=torch.int32, device=device)
+    if point_inputs is not None:  # through the model: prompt-map models also draw the prompts
+        return model.encode_prompts(points=point_inputs["point_coords"], labels=point_inputs["point_labels"])
+    # SAM2 feeds a single padding point when a slice has no prompt
+    coords = torch.zeros(batch, 1, 2, device=device)
+    labels = -torch.ones(batch, 1, dtype=torch.int32, device=device)
     return model.sam2.sam_prompt_encoder(points=(coords, labels), boxes=None, masks=None)
 
 

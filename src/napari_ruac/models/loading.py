@@ -99,6 +99,7 @@ def _load_ruac(path: Path, device: torch.device, pretrained: bool, progress: Pro
     if decoder_state:  # fine-tuned mask decoder stored over an official base model
         ckpt.load_into(model.sam2.sam_mask_decoder, decoder_state, str(weights_path), "SAM2 mask decoder")
     model.info.source = str(weights_path)
+    model.info.prompt_map = bool(config.get("prompt_map", False))
     model.info.notes.update(config.get("notes") or {})
     return model.to(device).eval()
 
@@ -183,6 +184,7 @@ def _from_training_checkpoint(obj: dict, path: Path) -> RUACModel:
     if not isinstance(state, dict):
         raise ckpt.CheckpointError(f"{path} has a ruac_config but no 'model' state dict.")
     ckpt.load_into(model, state, str(path), "model described by its ruac_config")
+    model.info.prompt_map = bool(config.get("prompt_map", False))
     model.info.pretrained = model.info.ruac_trained = True
     model.info.source = str(path)
     return model
@@ -211,6 +213,8 @@ def load_ruac_weights(model: RUACModel, path: str | Path) -> None:
         if f"extras.{name}" in parts:
             ckpt.load_into(extra, parts[f"extras.{name}"], str(weights_path), f"extra head {name!r}")
         model.attach(name, extra)
+    if "prompt_map" in config:
+        model.info.prompt_map = bool(config["prompt_map"])
     model.info.ruac_trained = True
     model.info.notes["ruac_checkpoint"] = str(weights_path)
 

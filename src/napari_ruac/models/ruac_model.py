@@ -11,6 +11,7 @@ from torch import nn
 
 from .bayesian_head import WeibullMaskHead
 from .decoder import DecoderOutput, SelectedMask, decode_masks, select_token_index
+from .prompt_map import draw_prompt_map
 from .sam2_build import feature_sizes
 
 
@@ -51,6 +52,7 @@ class ModelInfo:
     source: str = "random"
     pretrained: bool = False
     ruac_trained: bool = False
+    prompt_map: bool = False  # box/clicks also drawn into the mask-prompt channel (models/prompt_map.py)
     notes: dict = field(default_factory=dict)
 
 
@@ -105,6 +107,7 @@ class RUACModel(nn.Module):
             "sam2_config": self.info.sam2_config,
             "head": self.head.config(),
             "extras": extras,
+            "prompt_map": self.info.prompt_map,
         }
 
     # ---- the three stages of SAM2 ----------------------------------------------------
@@ -137,9 +140,12 @@ class RUACModel(nn.Module):
         labels: torch.Tensor | None = None,
         boxes: torch.Tensor | None = None,
         mask_input: torch.Tensor | None = None,
+        prompt_map: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompts in model pixel coordinates → (sparse, dense) embeddings. Boxes become two
-        corner points with labels 2, 3 placed before the clicks, as SAM2 does."""
+        corner points with labels 2, 3 placed before the clicks, as SAM2 does. Models trained with
+        the prompt map (``info.prompt_map``; ``prompt_map`` overrides) also get the box and clicks
+        drawn into the mask-prompt channel when no ``mask_input`` is given."""
         concat = None
         if points is not None:
             concat = (points, labels)
@@ -150,6 +156,10 @@ class RUACModel(nn.Module):
                 concat = (torch.cat([box_coords, concat[0]], dim=1), torch.cat([box_labels, concat[1]], dim=1))
             else:
                 concat = (box_coords, box_labels)
+        use_map = self.info.prompt_map if prompt_map is None else prompt_map
+        if use_map and mask_input is None and concat is not None:
+            encoder = self.sam2.sam_prompt_encoder
+            mask_input = draw_prompt_map(concat[0], concat[1], self.image_size, encoder.mask_input_size[0])
         return self.sam2.sam_prompt_encoder(points=concat, boxes=None, masks=mask_input)
 
     def decode(
