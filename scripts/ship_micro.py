@@ -65,7 +65,9 @@ def ship(source: Path, out: Path = DEFAULT_OUT, memory: Path | None = None, note
     model.info.name = "ruac-micro"
     config = model.config()
     config["notes"] = {**model.info.notes, **(notes or {}), "source_checkpoint": str(checkpoint),
-                       "memory_weights": str(memory) if memory else None, "storage": "float16"}
+                       "memory_weights": str(memory) if memory else None, "storage": "float16",
+                       # without trained memory modules, volumes are tracked by box projection
+                       "volume_tracking": "memory" if memory else "projection"}
     weights, config_path = write_ruac_checkpoint(out, half_state(model), config)
     size = weights.stat().st_size
     if size > MAX_BYTES:

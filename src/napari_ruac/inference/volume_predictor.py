@@ -3,6 +3,8 @@
 Slices are treated as video frames: an object prompted on one or more slices is tracked
 forward from its first prompted slice to the end, then backward to the start (SAM2's
 video semantics), fed from the array directly (no JPEG folder, no 8-bit quantisation).
+``tracking="projection"`` instead prompts each slice with the box of the previous slice's mask
+(volume_projection.py): the default for models whose video memory was not trained (ruac-micro).
 Every slice gets the chosen method's probability and uncertainty from the same decoder.
 The work is a generator: iterate to get slices as they finish, stop iterating to cancel.
 """
@@ -22,7 +24,10 @@ from .image_predictor import _split_options
 from .prediction import upsample
 from ..models.preprocess import ImageError, Intensity, check_image, to_model_input, to_unit_rgb
 from .prompts import PromptError, build_prompt_batch
+from .volume_projection import iter_projection
 from .volume_tracking import ObjectTrack, track_frame
+
+TRACKING = ("auto", "memory", "projection")
 
 
 @dataclass
@@ -59,6 +64,8 @@ class VolumePredictor:
 
     ``method`` must be a one-pass method (``ruac``, ``ruac-mc``, ``sam2``, ``laplace``,
     ``varnet``); ``cache`` shares slice embeddings with an ImagePredictor and between runs.
+    ``tracking``: ``memory`` (SAM2's video memory), ``projection`` (box of the previous slice's
+    mask), or ``auto`` (what the model's config says, else memory).
     """
 
     def __init__(
@@ -67,13 +74,20 @@ class VolumePredictor:
         method: str = "ruac",
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
+        tracking: str = "auto",
         **options,
     ) -> None:
         self.model = model
         self.method = self._volume_method(method)
         self.intensity = Intensity.parse(intensity)
+        self._raw_options = dict(options)
         self.options = MethodOptions(**_split_options(options))
         self.cache = cache if cache is not None else EmbeddingCache()
+        if tracking not in TRACKING:
+            raise ValueError(f"tracking must be one of {', '.join(TRACKING)}, got {tracking!r}")
+        if tracking == "auto":
+            tracking = str(model.info.notes.get("volume_tracking", "memory"))
+        self.tracking = tracking
 
     @staticmethod
     def _volume_method(name) -> HeadMethod:
@@ -165,6 +179,9 @@ class VolumePredictor:
         tracks = {oid: self._make_track(oid, prompts, array.shape) for oid, prompts in objects.items()}
         if not tracks:
             raise PromptError("no objects given: pass at least one {z: prompt} dict.")
+        if self.tracking == "projection":
+            yield from self._iter_projection(array, objects, direction, value_range)
+            return
         forward = [z for z in range(num_slices)] if direction != "backward" else []
         backward = [z for z in range(num_slices - 1, -1, -1)] if direction != "forward" else []
         plan = self._plan(tracks, forward, backward)
@@ -180,6 +197,21 @@ class VolumePredictor:
                 yield self._to_slice_result(out, z, oid, conditioning, (height, width), done, total)
 
     # ---- internals -------------------------------------------------------------------
+    def _iter_projection(self, array, objects, direction, value_range) -> Iterator[SliceResult]:
+        from .image_predictor import ImagePredictor
+
+        predictor = ImagePredictor(self.model, method=self.method.name, cache=self.cache, **self._raw_options)
+        height, width = array.shape[1:3]
+        prompts = {oid: {int(z): dict(p) for z, p in objects[oid].items()} for oid in objects}
+        for z, oid, out, prompted, done, total in iter_projection(predictor, array, prompts, direction, value_range):
+            if out is None:  # tracking stopped before this slice: nothing there
+                empty = np.zeros((height, width), np.float32)
+                yield SliceResult(z, oid, np.zeros((height, width), bool), empty, empty.copy(), 0.0,
+                                  -1.0, prompted, done, total)  # object score < 0: absent
+            else:
+                yield SliceResult(z, oid, out.mask, out.probability, out.uncertainty, out.iou,
+                                  float(out.extras.get("object_score", 0.0)), prompted, done, total)
+
     def _plan(self, tracks: dict[int, ObjectTrack], forward: list[int], backward: list[int]):
         """[((z, reverse), [(object_id, is_conditioning), ...]), ...] in SAM2's processing order."""
         plan = []

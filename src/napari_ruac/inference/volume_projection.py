@@ -1,0 +1,91 @@
+"""Projection tracking: carry an object from slice to slice by prompting each slice with the box
+of the previous slice's mask (micro-sam's "box projection"), for models without a trained video
+memory (the shipped ``ruac-micro``) or by choice (``VolumePredictor(tracking="projection")``).
+
+The object runs forward from its first prompted slice, then backward; a slice that has its own
+prompt uses it. Tracking stops in a direction when the mask vanishes (fewer than ``min_area``
+pixels), jumps (IoU with the previous slice's mask below ``min_overlap``) or
+spreads (area above ``max_growth`` × the previous one: the box then holds a neighbour): the
+remaining slices of that direction are empty. Every slice gets the method's probability and uncertainty.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from .prediction import Prediction
+
+
+def grown_box(mask: np.ndarray, margin: float = 0.1, min_margin: int = 2) -> list[float] | None:
+    """The box of ``mask`` grown by ``margin`` × its side (at least ``min_margin`` px), clipped; None if empty."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    h, w = mask.shape
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    mx = max(min_margin, margin * (x1 - x0))
+    my = max(min_margin, margin * (y1 - y0))
+    return [float(max(0, x0 - mx)), float(max(0, y0 - my)), float(min(w, x1 + mx)), float(min(h, y1 + my))]
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def iter_projection(
+    predictor,
+    array: np.ndarray,
+    objects: dict[int, dict[int, dict]],
+    direction: str,
+    value_range: tuple[float, float],
+    min_area: int = 4,
+    min_overlap: float = 0.3,
+    max_growth: float = 1.5,
+) -> Iterator[tuple[int, int, Prediction | None, bool, int, int]]:
+    """Yields ``(z, object_id, prediction or None (tracking stopped), prompted, done, total)``.
+
+    ``predictor``: an ImagePredictor (its method and cache are used); ``objects``: validated
+    ``{object_id: {z: prompt dict}}`` in image pixels.
+    """
+    num_slices = array.shape[0]
+    starts = {oid: min(prompts) for oid, prompts in objects.items()}
+    forward = direction != "backward"
+    backward = direction != "forward"
+    plan: list[tuple[int, list[int], bool]] = []  # (z, object ids, reverse)
+    prompted = sorted({z for prompts in objects.values() for z in prompts})
+    plan += [(z, [oid for oid, p in objects.items() if z in p], False) for z in prompted]
+    if forward:
+        plan += [(z, [oid for oid in objects if z > starts[oid] and z not in objects[oid]], False) for z in range(num_slices)]
+    if backward:
+        plan += [(z, [oid for oid in objects if z < starts[oid] and z not in objects[oid]], True)
+                 for z in range(num_slices - 1, -1, -1)]
+    plan = [step for step in plan if step[1]]
+    total = sum(len(oids) for _, oids, _ in plan)
+    done = 0
+    prompted_masks: dict[int, dict[int, np.ndarray]] = {oid: {} for oid in objects}
+    running: dict[tuple[int, bool], np.ndarray | None] = {}  # (object, reverse) → the last projected mask
+    for z, oids, reverse in plan:
+        predictor.set_image(array[z], value_range=value_range)
+        for oid in oids:
+            prompt = objects[oid].get(z)
+            if prompt is not None:
+                out = predictor.predict(**prompt)
+                prompted_masks[oid][z] = out.mask
+                done += 1
+                yield z, oid, out, True, done, total
+                continue
+            neighbour = z + 1 if reverse else z - 1
+            previous = prompted_masks[oid].get(neighbour, running.get((oid, reverse)))
+            box = None if previous is None else grown_box(previous)
+            out = None
+            if box is not None:
+                out = predictor.predict(box=box)
+                if (out.area < min_area or out.area > max_growth * previous.sum()
+                        or _overlap(out.mask, previous) < min_overlap):
+                    out = None
+            running[(oid, reverse)] = None if out is None else out.mask
+            done += 1
+            yield z, oid, out, False, done, total

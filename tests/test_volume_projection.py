@@ -1,0 +1,81 @@
+"""Projection tracking (inference/volume_projection.py): the previous slice's box prompts the next
+slice, forward then backward, and tracking stops where the object ends or a neighbour takes over."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_ruac.inference.prediction import Prediction
+from napari_ruac.inference.volume_projection import grown_box, iter_projection
+
+
+class ThresholdPredictor:
+    """Stands in for ImagePredictor: the mask is the bright pixels inside the box."""
+
+    def __init__(self):
+        self.boxes = []
+
+    def set_image(self, image, value_range=None):
+        self.image = image[..., 0] if image.ndim == 3 else image
+
+    def predict(self, box=None, points=None, labels=None):
+        self.boxes.append(box)
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        mask = np.zeros(self.image.shape, bool)
+        mask[y0:y1, x0:x1] = self.image[y0:y1, x0:x1] > 0.5
+        probability = mask.astype(np.float32)
+        return Prediction(mask, probability, np.zeros_like(probability), 0.9, "fake")
+
+
+def _volume():
+    """A disc on slices 2–6 whose radius changes with z; on slices 7–9 a much larger disc in the same place."""
+    z, y, x = np.mgrid[:10, :64, :64]
+    radius = np.array([0, 0, 6, 9, 10, 9, 6, 20, 20, 20])[:, None, None]
+    return ((y - 32) ** 2 + (x - 32) ** 2 <= radius**2).astype(np.float32)
+
+
+def test_grown_box_adds_a_margin_and_clips():
+    mask = np.zeros((20, 20), bool)
+    mask[5:10, 0:4] = True
+    assert grown_box(mask, margin=0.2) == [0.0, 3.0, 6.0, 12.0]
+    assert grown_box(np.zeros((5, 5), bool)) is None
+
+
+def test_tracks_forward_and_backward_and_stops_at_the_ends():
+    volume = _volume()
+    objects = {1: {4: dict(box=[20, 20, 44, 44])}}
+    predictor = ThresholdPredictor()
+    results = list(iter_projection(predictor, volume, objects, "both", (0.0, 1.0)))
+    assert [r[0] for r in results] == [4, 5, 6, 7, 8, 9, 3, 2, 1, 0]  # prompted, forward, backward
+    assert results[-1][4:] == (10, 10)  # done, total
+    by_z = {z: out for z, _, out, _, _, _ in results}
+    truth = volume > 0.5
+    for z in (2, 3, 4, 5, 6):
+        assert np.array_equal(by_z[z].mask, truth[z]), z
+    assert by_z[7] is None  # the big disc grows 11× past the previous mask: a neighbour, stop
+    assert by_z[8] is None and by_z[9] is None and by_z[1] is None and by_z[0] is None
+    assert results[0][3] is True and not any(r[3] for r in results[1:])
+
+
+def test_a_second_prompt_restarts_tracking_and_direction_is_respected():
+    volume = _volume()
+    objects = {1: {2: dict(box=[20, 20, 44, 44]), 8: dict(box=[5, 5, 60, 60])}}
+    results = list(iter_projection(ThresholdPredictor(), volume, objects, "forward", (0.0, 1.0)))
+    by_z = {z: out for z, _, out, _, _, _ in results}
+    assert sorted(by_z) == list(range(2, 10))  # forward only: nothing below the first prompt
+    assert by_z[9] is not None and by_z[9].area == by_z[8].area  # continues from the slice-8 prompt
+
+
+@pytest.mark.parametrize("tracking", ["projection", "memory"])
+def test_volume_predictor_tracking_modes(tiny_model, tracking):
+    from napari_ruac import VolumePredictor
+
+    volume = (_volume() * 200).astype(np.uint8)
+    predictor = VolumePredictor(tiny_model, method="sam2", tracking=tracking)
+    assert predictor.tracking == tracking
+    result = predictor.segment(volume, {4: dict(box=[20, 20, 44, 44])})
+    assert result.complete and len(result.slice_scores) == 10
+    assert VolumePredictor(tiny_model).tracking == "memory"  # SAM2 checkpoints: their video memory
+    with pytest.raises(ValueError, match="tracking"):
+        VolumePredictor(tiny_model, tracking="optical-flow")
