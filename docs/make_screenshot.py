@@ -3,9 +3,9 @@ nuclei sample after segmenting the largest nuclei of one slice (S, then C, per n
 listing the uncertain regions.
 
 Run under a virtual display: ``xvfb-run -a .venv/bin/python docs/make_screenshot.py``.
-Uses a downloaded registry model when one is present, else the tests' small fitted model
-(random SAM2 encoder, decoder fitted on blobs for a few seconds), so it works offline; that
-model's memory path is untrained, so the picture uses per-slice segmentation, not propagation.
+Uses the first model present offline (a downloaded SAM2.1 checkpoint, else the shipped
+ruac-micro), else the tests' small fitted model. One slice is segmented box by box, then the
+review dock ranks its uncertain regions.
 """
 
 from __future__ import annotations
