@@ -13,6 +13,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fixture_models import blob_scene, fitted_model, random_model  # noqa: E402
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread for the test (two shared cores: oversubscribed two run several times slower).
+    Modules use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Tests never read or write the user's model cache and never touch the network."""

@@ -8,7 +8,6 @@ import os
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 from fixture_models import blob_scene
 from scipy import ndimage
 
@@ -27,13 +26,7 @@ from napari_ruac.inference import ImagePredictor, VolumePredictor
 from napari_ruac.io import read_image, write_image
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two shared cores: one intra-op thread is several times faster than oversubscribed two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def blob_volume(seed: int, slices: int = 3, size: int = 64, count: int = 2):

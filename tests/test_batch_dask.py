@@ -16,12 +16,7 @@ from napari_ruac.io import read_image, write_image
 SPEC = ModelSpec("sam2.1_hiera_tiny", device="cpu", pretrained=False, image_size=256, seed=0)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_model_spec_builds_the_same_weights_and_is_cached_per_process():

@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from fixture_models import blob_scene
 
 from napari_ruac.batch import read_report
@@ -18,12 +17,7 @@ from napari_ruac.cli import main
 from napari_ruac.io import read_image, write_image
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 VOLUMES = ["v0.tif", "v1.nii.gz", "v2.tif", "v3.nii.gz"]

@@ -14,12 +14,7 @@ from ruac_training.attackers import (
 from ruac_training.attackers.style import region_statistics
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _scene(size: int = 64):

@@ -18,12 +18,7 @@ from training_support import tiny_config
 FULL = PhaseWeights("full", 0.8, 0.05, 0.2, 0.1, True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(size: int = 64, images: int = 2):
