@@ -36,16 +36,18 @@ def check_box(box, image_hw: tuple[int, int]) -> np.ndarray:
     if array.size != 4:
         raise PromptError(f"box must have 4 numbers [x0, y0, x1, y1], got {array.size}: {box!r}")
     x0, y0, x1, y1 = array
+    shown = "[" + ", ".join(f"{v:g}" for v in array) + "]"
     if not (x0 < x1 and y0 < y1):
         raise PromptError(
-            f"box {list(array)} must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1 "
+            f"box {shown} must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1 "
             "(x = column, y = row; napari gives (row, col) corners: swap them)."
         )
     if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
-        raise PromptError(f"box {list(array)} lies entirely outside the {w}×{h} (width×height) image.")
+        raise PromptError(f"box {shown} lies entirely outside the {w}×{h} (width×height) image.")
     clipped = np.array([max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)])
     if not np.allclose(clipped, array):
-        warnings.warn(f"box {list(array)} extends past the {w}×{h} image; clipped to {list(clipped)}", stacklevel=3)
+        clipped_text = "[" + ", ".join(f"{v:g}" for v in clipped) + "]"
+        warnings.warn(f"box {shown} extends past the {w}×{h} image; clipped to {clipped_text}", stacklevel=3)
     return clipped
 
 
