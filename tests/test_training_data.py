@@ -11,6 +11,7 @@ from ruac_training.data import (
     DataError, FolderSource, MoseSource, NiftiSource, ResumableSampler, TiffStackSource, build_datasets,
     build_loader, components, extract_objects, split_items,
 )
+from ruac_training.data.dataset import to_tensors
 from ruac_training.data.intensity import ct_range, zscore_ct
 from ruac_training.prompts import corrective_clicks, initial_prompts, mask_boxes, noisy_boxes
 from training_support import write_blob_folder
@@ -182,6 +183,24 @@ def test_dataset_items_are_seeded_per_index_and_epoch(tmp_path):
     loaders = [build_loader(train, 1, workers, False, 0, 1, 3, train=True)[0] for workers in (0, 2)]
     batches = [[b["image"] for b in loader] for loader in loaders]
     assert all(torch.equal(a, b) for a, b in zip(*batches))  # workers don't change the data
+
+
+@pytest.mark.parametrize("side", [100, 330, 517])
+def test_resized_targets_stay_on_the_image(side):
+    """Masks are resized like the image: a disk keeps its centre and area (old "nearest": +½ model pixel)."""
+    yy, xx = np.mgrid[:side, :side]
+    centre = (0.37 * side, 0.61 * side)
+    radius = 0.2 * side
+    disk = (yy + 0.5 - centre[0]) ** 2 + (xx + 0.5 - centre[1]) ** 2 <= radius**2
+    image = np.repeat(disk[..., None], 3, axis=2).astype(np.float32)
+    out = to_tensors(image, disk[None], 256, max_objects=2)
+    mask = out["masks"][0].numpy().astype(bool)
+    scale = 256 / side
+    ys, xs = np.nonzero(mask)
+    assert abs((ys.mean() + 0.5) - centre[0] * scale) < 0.15
+    assert abs((xs.mean() + 0.5) - centre[1] * scale) < 0.15
+    assert abs(mask.sum() / (np.pi * (radius * scale) ** 2) - 1) < 0.03
+    assert out["valid"].tolist() == [True, False]
 
 
 def test_split_keeps_volumes_whole_and_is_deterministic():

@@ -77,7 +77,10 @@ def to_tensors(image: np.ndarray, objects: np.ndarray, size: int, max_objects: i
     valid = torch.zeros(max_objects, dtype=torch.bool)
     if len(objects):
         m = torch.from_numpy(np.ascontiguousarray(objects, dtype=np.uint8))[None].float()
-        m = F.interpolate(m, size=(size, size), mode="nearest")[0].to(torch.uint8)
+        # Pixel-centre aligned like the image (bilinear, antialiased, then ≥ half covered). Plain "nearest"
+        # reads source pixel floor(i·scale): targets sat half a model pixel right of and below the image.
+        m = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        m = (m[0] >= 0.5).to(torch.uint8)
         count = min(len(m), max_objects)
         masks[:count] = m[:count]
         valid[:count] = masks[:count].flatten(1).any(dim=1)
