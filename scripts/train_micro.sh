@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the shipped ruac-micro model from nothing but this repository (no downloads):
-#   1. plain segmentation, from scratch     ruac-train micro_plain (128 px), then micro_plain256 (256 px)
+#   1. plain segmentation, from scratch     ruac-train micro_plain (128 px), micro_plain256 (256 px), then
+#                                           micro_plain256b and micro_plain256c (256 px, target masks
+#                                           resized as the image is)
 #   2. the RUAC recipe and its baseline     ruac-train micro_ruac  ‖  ruac-train micro_baseline
 #   3. the video-memory path                scripts/train_micro_memory.py  (encoders/decoder/head frozen)
 #   4. ship into the package (float16)      scripts/ship_micro.py → src/napari_ruac/weights/ruac-micro.*
@@ -32,8 +34,12 @@ for stage in $STAGES; do
       OMP_NUM_THREADS=2 train micro_plain runs/micro_plain "$BIN/ruac-train"
       "$BIN/ruac-train" export runs/micro_plain --checkpoint last
       OMP_NUM_THREADS=2 train micro_plain256 runs/micro_plain256 "$BIN/ruac-train"
-      "$BIN/ruac-train" export runs/micro_plain256 --checkpoint last ;;
-    ruac)  # both runs start from runs/micro_plain256/export/model.json; one process each, side by side
+      "$BIN/ruac-train" export runs/micro_plain256 --checkpoint last
+      OMP_NUM_THREADS=2 train micro_plain256b runs/micro_plain256b "$BIN/ruac-train"
+      "$BIN/ruac-train" export runs/micro_plain256b --checkpoint last
+      OMP_NUM_THREADS=2 train micro_plain256c runs/micro_plain256c "$BIN/ruac-train"
+      "$BIN/ruac-train" export runs/micro_plain256c --checkpoint last ;;
+    ruac)  # both runs start from runs/micro_plain256c/export/model.json; one process each, side by side
       export OMP_NUM_THREADS=1
       train micro_ruac runs/micro_ruac "$BIN/ruac-train" > runs/micro_ruac.out 2>&1 &
       ruac_pid=$!

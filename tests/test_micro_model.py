@@ -115,7 +115,7 @@ def test_config_round_trip(micro, tmp_path):
         assert torch.equal(a, b), name
     # the committed training configs build exactly the shipped architecture (phase 1a at 128 px:
     # the same weights, the image size differs)
-    for name in ("micro_plain", "micro_plain256", "micro_ruac", "micro_baseline"):
+    for name in ("micro_plain", "micro_plain256", "micro_plain256b", "micro_plain256c", "micro_ruac", "micro_baseline"):
         model_cfg = dict(load_config(name)["model"], init_checkpoint=None)
         trained = build_training_model(model_cfg)
         assert trained.image_size == (128 if name == "micro_plain" else micro.image_size)
