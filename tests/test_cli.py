@@ -50,6 +50,25 @@ def test_segment_a_nifti_volume_keeps_its_geometry(tmp_path):
     assert [s["prompted"] for s in summary["slices"]].count(True) == 1
 
 
+def test_segment_says_where_projection_tracking_stopped(tmp_path, capsys):
+    """The shipped ruac-micro tracks by box projection; on the sample CT's low-contrast organ the mask
+    jumps on both neighbours of the prompted slice, and the user is told where to prompt again."""
+    from napari_ruac.samples import ct_phantom
+
+    ct = ct_phantom(seed=0)
+    path = write_image(tmp_path / "ct.nii.gz", ct.image, spacing=ct.spacing, kind="image")
+    argv = ["segment", str(path), "--slice", "24", "--box", "23", "42", "72", "87", "--model", "ruac-micro",
+            "--device", "cpu"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "tracking stopped on slice 23: the mask jumped" in printed
+    assert "tracking stopped on slice 25: the mask jumped" in printed
+    summary = json.loads((tmp_path / "ct_summary.json").read_text())
+    stops = {s["z"]: s["stopped"] for s in summary["slices"] if s["stopped"]}
+    assert sorted(stops) == [23, 25] and all(why.startswith("the mask jumped (IoU ") for why in stops.values())
+    assert all(s["area"] == 0 for s in summary["slices"] if s["z"] not in (24,))
+
+
 def test_info_lists_models_devices_and_methods(capsys):
     assert main(["info"]) == 0
     text = capsys.readouterr().out

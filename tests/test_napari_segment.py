@@ -312,3 +312,33 @@ def test_model_loads_off_the_gui_thread_and_bad_files_are_reported(make_napari_v
     assert widget.model is None
     assert errors and "broken.pt" in errors[-1] and "empty" in errors[-1] and "Traceback" not in errors[-1]
     assert widget.controls.segment_slice.isEnabled()
+
+
+@pytest.mark.viewer
+def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_proxy, qtbot, tiny_model, volume,
+                                                            monkeypatch):
+    from napari_ruac.inference.volume_predictor import SliceResult
+
+    stack, truth = volume
+    shown = []
+    monkeypatch.setattr(segment_module, "show_info", shown.append)
+
+    def tracked(predictor, array, prompts, value_range=None):  # what projection tracking yields
+        empty = np.zeros(array.shape[1:3], np.float32)
+        for done, z in enumerate((2, 3, 4, 5), start=1):
+            stopped = "the mask vanished (0 px)" if z == 4 else None
+            mask = truth[z] == 1 if z < 4 else np.zeros(array.shape[1:3], bool)
+            yield SliceResult(z, 1, mask, mask.astype(np.float32), empty, 0.9, 1.0 if z < 4 else -1.0,
+                              z == 2, done, 4, stopped)
+
+    monkeypatch.setattr(segment_module, "segment_volume_job", tracked)
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(stack, name="vol")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    _draw_box(widget.prompt_layers_for(widget.image_layer).shapes, truth[2] == 1, z=2)
+    widget.segment_volume()
+    _wait(qtbot, widget)
+    assert widget.received_slices == [2, 3, 4, 5]
+    assert widget.track_stops == [(4, "the mask vanished (0 px)")]
+    assert shown == ["tracking stopped on slice 4: the mask vanished (0 px). Prompt that slice to go on."]

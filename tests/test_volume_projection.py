@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_ruac.inference.prediction import Prediction
-from napari_ruac.inference.volume_projection import grown_box, iter_projection
+from napari_ruac.inference.volume_projection import grown_box, iter_projection, stop_reason
 
 
 class ThresholdPredictor:
@@ -48,12 +48,16 @@ def test_tracks_forward_and_backward_and_stops_at_the_ends():
     predictor = ThresholdPredictor()
     results = list(iter_projection(predictor, volume, objects, "both", (0.0, 1.0)))
     assert [r[0] for r in results] == [4, 5, 6, 7, 8, 9, 3, 2, 1, 0]  # prompted, forward, backward
-    assert results[-1][4:] == (10, 10)  # done, total
-    by_z = {z: out for z, _, out, _, _, _ in results}
+    assert results[-1][4:6] == (10, 10)  # done, total
+    by_z = {z: out for z, _, out, _, _, _, _ in results}
+    stops = {z: why for z, *_, why in results if why}
+    assert sorted(stops) == [1, 7]  # said once per direction, on the slice where the rule fired
+    assert stops[7].startswith("the mask spread to 2.6×")
+    assert stops[1] == "the mask vanished (1 px)"  # radius 0: one pixel
     truth = volume > 0.5
     for z in (2, 3, 4, 5, 6):
         assert np.array_equal(by_z[z].mask, truth[z]), z
-    assert by_z[7] is None  # the big disc grows 11× past the previous mask: a neighbour, stop
+    assert by_z[7] is None  # the big disc fills the whole grown box, 2.6× the previous mask: stop
     assert by_z[8] is None and by_z[9] is None and by_z[1] is None and by_z[0] is None
     assert results[0][3] is True and not any(r[3] for r in results[1:])
 
@@ -62,9 +66,20 @@ def test_a_second_prompt_restarts_tracking_and_direction_is_respected():
     volume = _volume()
     objects = {1: {2: dict(box=[20, 20, 44, 44]), 8: dict(box=[5, 5, 60, 60])}}
     results = list(iter_projection(ThresholdPredictor(), volume, objects, "forward", (0.0, 1.0)))
-    by_z = {z: out for z, _, out, _, _, _ in results}
+    by_z = {z: out for z, _, out, *_ in results}
     assert sorted(by_z) == list(range(2, 10))  # forward only: nothing below the first prompt
     assert by_z[9] is not None and by_z[9].area == by_z[8].area  # continues from the slice-8 prompt
+
+
+def test_stop_reason_names_the_rule():
+    previous = np.zeros((20, 20), bool)
+    previous[5:15, 5:15] = True  # 100 px
+    shifted = np.zeros_like(previous)
+    shifted[12:20, 12:20] = True  # 64 px, IoU 9/155 with previous
+    assert stop_reason(previous, previous, 4, 0.3, 1.5) is None
+    assert stop_reason(np.zeros_like(previous), previous, 4, 0.3, 1.5) == "the mask vanished (0 px)"
+    assert "spread to 4.0×" in stop_reason(np.ones_like(previous), previous, 4, 0.3, 1.5)
+    assert stop_reason(shifted, previous, 4, 0.3, 1.5) == "the mask jumped (IoU 0.06 with the slice it came from)"
 
 
 @pytest.mark.parametrize("tracking", ["projection", "memory"])
@@ -76,6 +91,7 @@ def test_volume_predictor_tracking_modes(tiny_model, tracking):
     assert predictor.tracking == tracking
     result = predictor.segment(volume, {4: dict(box=[20, 20, 44, 44])})
     assert result.complete and len(result.slice_scores) == 10
+    assert all("stopped" in s for s in result.slice_scores)
     assert VolumePredictor(tiny_model).tracking == "memory"  # SAM2 checkpoints: their video memory
     with pytest.raises(ValueError, match="tracking"):
         VolumePredictor(tiny_model, tracking="optical-flow")

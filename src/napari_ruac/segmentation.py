@@ -101,7 +101,8 @@ class _VolumeCollector:
         self.mask[item.z] = item.mask
         self.probability[item.z] = item.probability
         self.uncertainty[item.z] = item.uncertainty
-        self.scores.append(dict(z=item.z, iou=item.iou, area=int(item.mask.sum()), prompted=item.prompted))
+        self.scores.append(dict(z=item.z, iou=item.iou, area=int(item.mask.sum()), prompted=item.prompted,
+                                stopped=item.stopped))
 
     def finish(self):
         self.scores.sort(key=lambda s: s["z"])

@@ -47,6 +47,7 @@ class SegmentWidget(QWidget):
         self._run_cancelled = False
         self.running = False  # True from a job's start until its last signal was handled
         self.received_slices: list[int] = []
+        self.track_stops: list[tuple[int, str]] = []  # (slice, why projection tracking ended there)
         self.last_prediction = None
         self.controls = SegmentControls(self)
         self.status = QLabel("Load a model, pick an image, click the object (or draw a box) and press S.")
@@ -320,6 +321,7 @@ class SegmentWidget(QWidget):
         self._run_cancelled = False
         self._set_running(True)
         self.received_slices = []
+        self.track_stops = []
         self.status.setText(f"Propagating from slice(s) {sorted(prompts)} through {volume.shape[0]} slices…")
         self.worker = start_job(
             segment_volume_job, predictor, volume, prompts, value_range,
@@ -332,6 +334,9 @@ class SegmentWidget(QWidget):
             return  # a slice that was already on its way when Cancel was pressed
         results.show_slice((item.z,), item.mask, item.uncertainty)
         self.received_slices.append(item.z)
+        if item.stopped:  # projection tracking gave up here: say where a new prompt would help
+            self.track_stops.append((item.z, item.stopped))
+            show_info(f"tracking stopped on slice {item.z}: {item.stopped}. Prompt that slice to go on.")
         self.status.setText(f"Slice {item.z}: {int(item.mask.sum())} px ({item.done}/{item.total}).")
 
     def cancel(self) -> None:

@@ -44,6 +44,7 @@ class SliceResult:
     prompted: bool
     done: int  # slices finished so far (all objects), for progress bars
     total: int
+    stopped: str | None = None  # projection tracking: why the track ended on this slice
 
 
 @dataclass
@@ -148,6 +149,7 @@ class VolumePredictor:
                     object_score=item.object_score,
                     mean_uncertainty=float(item.uncertainty.mean()),
                     prompted=item.prompted,
+                    stopped=item.stopped,
                 )
             )
             if progress is not None and progress(item.done, item.total) is False:
@@ -203,11 +205,12 @@ class VolumePredictor:
         predictor = ImagePredictor(self.model, method=self.method.name, cache=self.cache, **self._raw_options)
         height, width = array.shape[1:3]
         prompts = {oid: {int(z): dict(p) for z, p in objects[oid].items()} for oid in objects}
-        for z, oid, out, prompted, done, total in iter_projection(predictor, array, prompts, direction, value_range):
-            if out is None:  # tracking stopped before this slice: nothing there
+        for z, oid, out, prompted, done, total, stopped in iter_projection(predictor, array, prompts, direction,
+                                                                            value_range):
+            if out is None:  # tracking stopped on or before this slice: nothing there
                 empty = np.zeros((height, width), np.float32)
                 yield SliceResult(z, oid, np.zeros((height, width), bool), empty, empty.copy(), 0.0,
-                                  -1.0, prompted, done, total)  # object score < 0: absent
+                                  -1.0, prompted, done, total, stopped)  # object score < 0: absent
             else:
                 yield SliceResult(z, oid, out.mask, out.probability, out.uncertainty, out.iou,
                                   float(out.extras.get("object_score", 0.0)), prompted, done, total)

@@ -6,7 +6,8 @@ The object runs forward from its first prompted slice, then backward; a slice th
 prompt uses it. Tracking stops in a direction when the mask vanishes (fewer than ``min_area``
 pixels), jumps (IoU with the previous slice's mask below ``min_overlap``) or
 spreads (area above ``max_growth`` × the previous one: the box then holds a neighbour): the
-remaining slices of that direction are empty. Every slice gets the method's probability and uncertainty.
+remaining slices of that direction are empty, and the slice where the rule fired says which rule
+(so a reviewer knows where to add a prompt). Every slice gets the method's probability and uncertainty.
 """
 
 from __future__ import annotations
@@ -35,6 +36,20 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overlap: float,
+                max_growth: float) -> str | None:
+    """Why ``mask`` cannot continue the track of ``previous`` (None: it can)."""
+    area, before = int(mask.sum()), int(previous.sum())
+    if area < min_area:
+        return f"the mask vanished ({area} px)"
+    if area > max_growth * before:
+        return f"the mask spread to {area / before:.1f}× the slice it came from (a neighbour in the box?)"
+    overlap = _overlap(mask, previous)
+    if overlap < min_overlap:
+        return f"the mask jumped (IoU {overlap:.2f} with the slice it came from)"
+    return None
+
+
 def iter_projection(
     predictor,
     array: np.ndarray,
@@ -45,7 +60,8 @@ def iter_projection(
     min_overlap: float = 0.3,
     max_growth: float = 1.5,
 ) -> Iterator[tuple[int, int, Prediction | None, bool, int, int]]:
-    """Yields ``(z, object_id, prediction or None (tracking stopped), prompted, done, total)``.
+    """Yields ``(z, object_id, prediction or None (tracking stopped), prompted, done, total, stopped)``;
+    ``stopped`` names the rule (see ``stop_reason``) on the slice where it fired, else None.
 
     ``predictor``: an ImagePredictor (its method and cache are used); ``objects``: validated
     ``{object_id: {z: prompt dict}}`` in image pixels.
@@ -75,17 +91,17 @@ def iter_projection(
                 out = predictor.predict(**prompt)
                 prompted_masks[oid][z] = out.mask
                 done += 1
-                yield z, oid, out, True, done, total
+                yield z, oid, out, True, done, total, None
                 continue
             neighbour = z + 1 if reverse else z - 1
             previous = prompted_masks[oid].get(neighbour, running.get((oid, reverse)))
             box = None if previous is None else grown_box(previous)
-            out = None
+            out, stopped = None, None
             if box is not None:
                 out = predictor.predict(box=box)
-                if (out.area < min_area or out.area > max_growth * previous.sum()
-                        or _overlap(out.mask, previous) < min_overlap):
+                stopped = stop_reason(out.mask, previous, min_area, min_overlap, max_growth)
+                if stopped is not None:
                     out = None
             running[(oid, reverse)] = None if out is None else out.mask
             done += 1
-            yield z, oid, out, False, done, total
+            yield z, oid, out, False, done, total, stopped
