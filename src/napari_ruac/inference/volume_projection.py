@@ -59,7 +59,7 @@ def iter_projection(
     min_area: int = 4,
     min_overlap: float = 0.3,
     max_growth: float = 1.5,
-) -> Iterator[tuple[int, int, Prediction | None, bool, int, int]]:
+) -> Iterator[tuple[int, int, Prediction | None, bool, int, int, str | None]]:
     """Yields ``(z, object_id, prediction or None (tracking stopped), prompted, done, total, stopped)``;
     ``stopped`` names the rule (see ``stop_reason``) on the slice where it fired, else None.
 
