@@ -136,3 +136,11 @@ def test_propagates_an_object_through_a_generated_stack(micro):
     assert others
     ious = [(result.mask[s] & truth[s]).sum() / (result.mask[s] | truth[s]).sum() for s in others]
     assert np.mean(ious) >= PROPAGATION_FLOOR, np.round(ious, 3)
+
+
+def test_demo_report_names_where_tracking_stopped(micro, tmp_path):
+    from napari_ruac.demo import run_demo
+
+    report = run_demo(micro, tmp_path, objects=1).read_text()
+    assert "Where projection tracking stopped (prompt these slices to go on):" in report
+    assert "- nuclei_stack.tif object 31: slice 8: the mask spread to 1.6×" in report

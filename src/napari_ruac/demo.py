@@ -85,7 +85,8 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
             predicted = read_image(result.mask).array.astype(bool).reshape(truth.shape)
             uncertainty = read_image(result.uncertainty).array.astype(np.float32).reshape(truth.shape)
             scores = evaluate(predicted.astype(np.float32), uncertainty, truth, prediction=predicted)
-            rows.append((path.name, object_id, z, scores, seconds, result.overlay))
+            stops = [f"slice {s['z']}: {s['stopped']}" for s in result.stats.get("slices", []) if s.get("stopped")]
+            rows.append((path.name, object_id, z, scores, seconds, result.overlay, stops))
     report = out / "report.md"
     lines = [
         f"# napari-ruac demo — model `{model.info.name}` ({model.info.source}), method `{method}`",
@@ -93,13 +94,16 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
         "| input | object | prompt slice | IoU | Dice | AUROC(U → error) | mean U | seconds | overlay |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, object_id, z, s, seconds, overlay in rows:
+    for name, object_id, z, s, seconds, overlay, _ in rows:
         lines.append(
             f"| {name} | {object_id} | {'-' if z is None else z} | {s['iou']:.3f} | {s['dice']:.3f} | "
             f"{s['auroc']:.3f} | {s['mean_uncertainty']:.3f} | {seconds:.1f} | [{overlay.name}]({overlay.relative_to(out)}) |"
         )
     ious = [r[3]["iou"] for r in rows]
     lines += ["", f"mean IoU over {len(rows)} objects: {np.mean(ious):.3f}"]
+    stopped = [f"- {name} object {object_id}: {'; '.join(stops)}" for name, object_id, *_, stops in rows if stops]
+    if stopped:
+        lines += ["", "Where projection tracking stopped (prompt these slices to go on):", *stopped]
     report.write_text("\n".join(lines) + "\n")
     return report
 
