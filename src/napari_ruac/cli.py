@@ -127,9 +127,8 @@ def cmd_segment(args) -> int:
     print(f"uncertainty: {outputs.uncertainty}  (mean {stats['mean_uncertainty']:.3f}, in mask {stats['mean_uncertainty_in_mask']:.3f})")
     print(f"overlay:     {outputs.overlay}")
     print(f"summary:     {outputs.summary}")
-    for score in stats.get("slices", []):
-        if score.get("stopped"):
-            print(f"tracking stopped on slice {score['z']}: {score['stopped']} (prompt it with --slice to go on)")
+    for z, reason in outputs.tracking_stops:
+        print(f"tracking stopped on slice {z}: {reason} (prompt it with --slice to go on)")
     return 0
 
 

@@ -85,7 +85,7 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
             predicted = read_image(result.mask).array.astype(bool).reshape(truth.shape)
             uncertainty = read_image(result.uncertainty).array.astype(np.float32).reshape(truth.shape)
             scores = evaluate(predicted.astype(np.float32), uncertainty, truth, prediction=predicted)
-            stops = [f"slice {s['z']}: {s['stopped']}" for s in result.stats.get("slices", []) if s.get("stopped")]
+            stops = [f"slice {z}: {reason}" for z, reason in result.tracking_stops]
             rows.append((path.name, object_id, z, scores, seconds, result.overlay, stops))
     report = out / "report.md"
     lines = [

@@ -31,6 +31,11 @@ class SegmentationOutputs:
     summary: Path
     stats: dict = field(default_factory=dict)
 
+    @property
+    def tracking_stops(self) -> list[tuple[int, str]]:
+        """(slice, reason) wherever projection tracking stopped (volumes; empty otherwise)."""
+        return [(s["z"], s["stopped"]) for s in self.stats.get("slices", []) if s.get("stopped")]
+
 
 @dataclass
 class Progress:
