@@ -9,6 +9,7 @@ import torch
 
 from ..models.ruac_model import ImageFeatures, RUACModel
 from ..uq import MethodContext, MethodOptions, get_method
+from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
 from ..models.preprocess import Intensity, check_image, to_model_input, to_unit_rgb
@@ -152,6 +153,21 @@ class ImagePredictor:
             output = refine_output(ctx, prompts, output)
             name = f"{name}+refine"
         return to_predictions(output, self._image_hw, name)
+
+    # ---- guided correction -----------------------------------------------------------
+    def suggest_click(
+        self, prediction: Prediction, n: int = 1, points=None, box=None, **rule
+    ) -> list[ClickSuggestion]:
+        """Up to ``n`` ranked corrective clicks for ``prediction`` (rule: ``uq/suggest.py``).
+
+        ``points``: the clicks already made ([[x, y], ...]), never suggested again; ``box``: the
+        box prompt, if any (it widens the object's extent). Each suggestion has ``x``, ``y``
+        (image pixels), ``positive`` (a missed part) or not (a leak), and a ``score``.
+        """
+        rule.setdefault("edge_width", edge_width_for(prediction.probability.shape[:2], self.model.image_size))
+        return suggest_clicks(
+            prediction.probability, prediction.uncertainty, prediction.mask, points=points, box=box, n=n, **rule
+        )
 
 
 _OPTION_FIELDS = ("num_samples", "seed", "batch_size", "simplified_variance")

@@ -19,6 +19,7 @@ import torch
 
 from ..models.ruac_model import ImageFeatures, RUACModel
 from ..uq import HeadMethod, MethodOptions, get_method
+from ..uq.suggest import ClickSuggestion, SuggestionError, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .image_predictor import _split_options
 from .prediction import upsample
@@ -197,6 +198,33 @@ class VolumePredictor:
                 )
                 done += 1
                 yield self._to_slice_result(out, z, oid, conditioning, (height, width), done, total)
+
+    def suggest_click(
+        self, result: "VolumeResult | SliceResult", z: int | None = None, object_id: int | None = None,
+        n: int = 1, points=None, box=None, **rule,
+    ) -> list[ClickSuggestion]:
+        """Corrective clicks on one slice ``z`` of a volume result (the rule of ``uq/suggest.py``).
+
+        ``object_id`` picks one object of a multi-object result (default: every object); a
+        SliceResult needs no ``z``. ``points`` are the clicks already made on that slice.
+        """
+        if isinstance(result, SliceResult):
+            probability, uncertainty, mask = result.probability, result.uncertainty, result.mask
+        else:
+            depth = result.labels.shape[0]
+            if z is None or not 0 <= int(z) < depth:
+                raise SuggestionError(f"slice z={z!r} is outside the result's {depth} slices (0…{depth - 1}).")
+            z = int(z)
+            if object_id is None:
+                mask = result.labels[z] > 0
+            else:
+                if not (result.labels == object_id).any():
+                    present = sorted(int(i) for i in np.unique(result.labels) if i > 0)
+                    raise SuggestionError(f"object id {object_id} is not in the result; its ids are {present}.")
+                mask = result.labels[z] == object_id
+            probability, uncertainty = result.probability[z], result.uncertainty[z]
+        rule.setdefault("edge_width", edge_width_for(probability.shape, self.model.image_size))
+        return suggest_clicks(probability, uncertainty, mask, points=points, box=box, n=n, **rule)
 
     # ---- internals -------------------------------------------------------------------
     def _iter_projection(self, array, objects, direction, value_range) -> Iterator[SliceResult]:

@@ -1,0 +1,168 @@
+"""The next-click suggestion (uq/suggest.py): a missed lobe gets a positive click inside it, a leak
+a negative click inside it; earlier clicks, the image border and the edge band are respected; bad
+input is a clear error; the predictors (2D and a volume slice) expose the same rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_ruac.uq.suggest import ClickSuggestion, SuggestionError, suggest_clicks
+
+SIZE = 128
+
+
+def _disk(cy, cx, r, size=SIZE):
+    rows, cols = np.ogrid[:size, :size]
+    return (rows - cy) ** 2 + (cols - cx) ** 2 <= r**2
+
+
+def _entropy(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return (-(p * np.log2(p) + (1 - p) * np.log2(1 - p))).astype(np.float32)
+
+
+def _maps(regions: list, blur: float = 1.5):
+    """A probability map painted region by region (later regions win), smoothed like an upsampled
+    decoder output, with its entropy as the uncertainty."""
+    p = np.full((SIZE, SIZE), 0.02, np.float32)
+    for region, value in regions:
+        p[region] = value
+    p = ndimage.gaussian_filter(p, blur)
+    return p, _entropy(p), p >= 0.5
+
+
+BODY = _disk(64, 50, 22)
+LOBE = _disk(64, 88, 12) & ~BODY  # the part the mask misses
+
+
+def test_missing_lobe_gets_a_positive_click_inside_the_lobe():
+    p, u, mask = _maps([(BODY, 0.97), (LOBE, 0.35)])
+    assert not mask[LOBE].any()  # the prediction misses the lobe
+    best = suggest_clicks(p, u, mask)[0]
+    assert best.positive and best.label == 1 and best.sign == "positive"
+    assert LOBE[int(best.y), int(best.x)]
+    # the most interior pixel of the lobe's uncertain region: well away from the lobe's edge
+    depth = ndimage.distance_transform_edt(LOBE)
+    assert depth[int(best.y), int(best.x)] >= 4
+
+
+def test_leak_gets_a_negative_click_inside_the_leak():
+    leak = _disk(64, 90, 13) & ~BODY
+    p, u, mask = _maps([(BODY, 0.97), (leak, 0.65)])
+    assert mask[leak].mean() > 0.75  # the prediction includes the leak
+    best = suggest_clicks(p, u, mask)[0]
+    assert not best.positive and best.label == 0
+    assert leak[int(best.y), int(best.x)]
+
+
+def test_ranking_by_uncertainty_mass_and_n_suggestions():
+    small_leak = _disk(16, 50, 8)
+    p, u, mask = _maps(
+        [(BODY, 0.97), (LOBE, 0.4), (small_leak, 0.6)]
+    )
+    ranked = suggest_clicks(p, u, mask, n=3, edge_width=3)
+    assert len(ranked) == 2
+    assert [s.positive for s in ranked] == [True, False]  # the lobe has more uncertainty mass
+    assert ranked[0].score > ranked[1].score
+    assert small_leak[int(ranked[1].y), int(ranked[1].x)]
+
+
+def test_a_confident_sharp_mask_has_no_suggestion_and_the_edge_band_is_ignored():
+    p, u, mask = _maps([(BODY, 0.99)])
+    # smoothing leaves an uncertain ring along the edge: that is not an error
+    assert (u > 0.5).sum() > 50
+    assert suggest_clicks(p, u, mask, edge_width=3) == []
+
+
+def test_never_an_earlier_click_and_never_outside_the_image():
+    p, u, mask = _maps([(BODY, 0.97), (LOBE, 0.35)])
+    first = suggest_clicks(p, u, mask)[0]
+    again = suggest_clicks(p, u, mask, points=[[first.x, first.y]], exclude_radius=5)[0]
+    assert np.hypot(again.x - first.x, again.y - first.y) > 5
+    # a missed part running off the image: the point stays inside
+    edge_lobe = _disk(64, 127, 14)
+    body = _disk(64, 100, 16)
+    p, u, mask = _maps([(body, 0.97), (edge_lobe & ~body, 0.4)])
+    for s in suggest_clicks(p, u, mask, n=5):
+        assert 0 <= s.x < SIZE and 0 <= s.y < SIZE
+
+
+def test_uncertain_background_far_from_the_object_is_not_a_missed_part():
+    far = _disk(15, 115, 8)
+    p, u, mask = _maps([(_disk(64, 50, 12), 0.97), (far, 0.35)])
+    assert suggest_clicks(p, u, mask, n=5, margin=0.5, edge_width=3) == []
+    # a box prompt reaching there widens the extent
+    near = suggest_clicks(p, u, mask, box=[30, 0, 128, 80], margin=0.2, edge_width=3)
+    assert near and far[int(near[0].y), int(near[0].x)]
+
+
+def test_flip_keeps_the_point():
+    s = ClickSuggestion(3.0, 4.0, True, 1.0, 10)
+    assert s.flipped() == ClickSuggestion(3.0, 4.0, False, 1.0, 10)
+
+
+def test_bad_input_is_a_clear_error():
+    p, u, mask = _maps([(BODY, 0.97)])
+    with pytest.raises(SuggestionError, match="empty"):
+        suggest_clicks(np.zeros((8, 8)), np.zeros((8, 8)))
+    with pytest.raises(SuggestionError, match="empty"):
+        suggest_clicks(np.zeros((0, 0)), np.zeros((0, 0)))
+    with pytest.raises(SuggestionError, match="one shape"):
+        suggest_clicks(p, u[:10])
+    with pytest.raises(SuggestionError, match="mask has shape"):
+        suggest_clicks(p, u, mask[:10])
+    with pytest.raises(SuggestionError, match="at least 1"):
+        suggest_clicks(p, u, mask, n=0)
+
+
+# ---- through the predictors -----------------------------------------------------------------
+def test_image_predictor_suggest_click_with_ruac_micro():
+    """On a generated scene, a box prompt's result gets suggestions inside the image, away from the
+    earlier clicks, with a sign that matches the side of the mask the point is on."""
+    from ruac_training.synthetic import generate_scene
+
+    from napari_ruac.inference import ImagePredictor
+    from napari_ruac.models import load_model
+
+    scene = generate_scene("cells", 515151, 256)
+    predictor = ImagePredictor(load_model("ruac-micro", device="cpu"))
+    predictor.set_image(scene.image)
+    ids, areas = np.unique(scene.labels[scene.labels > 0], return_counts=True)
+    truth = scene.labels == ids[np.argmax(areas)]
+    ys, xs = np.nonzero(truth)
+    cx, cy = float(np.median(xs)), float(np.median(ys))
+    out = predictor.predict(points=[[cx, cy]], labels=[1], multimask=False)
+    suggestions = predictor.suggest_click(out, n=3, points=[[cx, cy]])
+    assert 1 <= len(suggestions) <= 3
+    assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
+    for s in suggestions:
+        assert 0 <= s.x < 256 and 0 <= s.y < 256
+        assert np.hypot(s.x - cx, s.y - cy) > 3
+        assert out.mask[int(s.y), int(s.x)] != s.positive
+
+
+def test_volume_slice_suggestion_and_absent_object_id():
+    from napari_ruac.inference import VolumeResult
+    from napari_ruac.inference.volume_predictor import VolumePredictor
+    from napari_ruac.models import load_model
+
+    p, u, mask = _maps([(BODY, 0.97), (LOBE, 0.35)])
+    labels = np.zeros((3, SIZE, SIZE), np.int32)
+    labels[1][mask] = 4
+    result = VolumeResult(
+        mask=labels > 0,
+        labels=labels,
+        probability=np.stack([np.zeros_like(p), p, np.zeros_like(p)]),
+        uncertainty=np.stack([np.zeros_like(u), u, np.zeros_like(u)]),
+    )
+    predictor = VolumePredictor(load_model("ruac-micro", device="cpu"), tracking="projection")
+    best = predictor.suggest_click(result, z=1, object_id=4)[0]
+    assert best.positive and LOBE[int(best.y), int(best.x)]
+    with pytest.raises(SuggestionError, match="object id 7 is not in the result"):
+        predictor.suggest_click(result, z=1, object_id=7)
+    with pytest.raises(SuggestionError, match="outside"):
+        predictor.suggest_click(result, z=5)
+    with pytest.raises(SuggestionError, match="empty"):
+        predictor.suggest_click(result, z=0, object_id=4)
