@@ -113,7 +113,7 @@ def test_coverage_uses_ground_truth_when_given(review_viewer, qtbot):
     widget.find_regions()
     k, covered = widget.coverage
     assert k.tolist() == [0, 1, 2] and covered.tolist() == pytest.approx([0.0, 0.0, 1.0])
-    assert "true error" in widget.plots.coverage_ax.get_ylabel()
+    assert "substantive error" in widget.plots.coverage_ax.get_ylabel()  # beyond 2 px of the true edge
     (line,) = widget.plots.coverage_ax.get_lines()
     assert line.get_ydata().tolist() == pytest.approx([0.0, 0.0, 1.0])
 

@@ -11,12 +11,17 @@ No napari here: the review widget and the tests call these functions.
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import ndimage
+
+from .metrics import MetricUndefinedWarning
+from .metrics.coverage import region_coverage_curve
+from .metrics.interior import DEFAULT_BAND, substantive_error
 
 STATUSES = ("unreviewed", "reviewed", "corrected")
 
@@ -165,12 +170,16 @@ def _best_slice(inside: np.ndarray, box: tuple[slice, ...]) -> int:
     return int(box[0].start + int(np.argmax(per_slice)))
 
 
-def segmentation_error(mask: np.ndarray, ground_truth: np.ndarray) -> np.ndarray:
-    """Boolean map of the voxels where ``mask`` (foreground = label > 0) disagrees with ``ground_truth``."""
+def segmentation_error(mask: np.ndarray, ground_truth: np.ndarray, band: float = 0.0) -> np.ndarray:
+    """Boolean map of the voxels where ``mask`` (foreground = label > 0) disagrees with ``ground_truth``.
+
+    ``band`` > 0: only the substantive error, beyond ``band`` px of the true boundary
+    (``metrics.substantive_error``; the widget and the evaluation use DEFAULT_BAND).
+    """
     mask, ground_truth = np.asarray(mask), np.asarray(ground_truth)
     if mask.shape != ground_truth.shape:
         raise ReviewError(f"mask shape {mask.shape} differs from ground-truth shape {ground_truth.shape}")
-    return (mask > 0) != (ground_truth > 0)
+    return substantive_error(mask > 0, ground_truth > 0, band)
 
 
 def estimated_error(uncertainty: np.ndarray | None = None, probability: np.ndarray | None = None) -> np.ndarray:
@@ -192,18 +201,39 @@ def region_error_coverage(
     """(k, fraction of the total error inside the top-k regions) for k = 0..len(regions).
 
     ``error`` is a real error map (bool) or a proxy (float ≥ 0); regions are taken in
-    the given order (their ranking). 1.0 means the reviewed regions hold all the error.
+    the given order (their ranking). 1.0 means the reviewed regions hold all the error;
+    nan (every k) when the map holds no error. The counting is ``metrics.region_coverage_curve``,
+    the one the evaluation reports.
     """
     error = np.asarray(error, dtype=np.float64)
     if error.shape != components.shape:
         raise ReviewError(f"error map shape {error.shape} differs from components shape {components.shape}")
-    total = float(error.sum())
-    count = int(components.max()) if components.size else 0
-    per_component = ndimage.sum_labels(error, components, np.arange(1, count + 1)) if count else np.zeros(0)
-    gathered = np.array([per_component[r.component - 1] for r in regions], dtype=np.float64)
-    covered = np.concatenate([[0.0], np.cumsum(gathered)])
-    fraction = covered / total if total > 0 else np.zeros_like(covered)
-    return np.arange(len(regions) + 1), fraction
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricUndefinedWarning)
+        return region_coverage_curve(components, [r.component for r in regions], error)
+
+
+def substantive_coverage(
+    mask: np.ndarray,
+    uncertainty: np.ndarray,
+    ground_truth: np.ndarray,
+    band: float = DEFAULT_BAND,
+    threshold: float = 0.5,
+    min_size: int = 10,
+    spacing: Sequence[float] | None = None,
+) -> tuple[list[Region], np.ndarray, np.ndarray]:
+    """(regions, k, fraction): the regions as the review widget lists them (same defaults) and the
+    fraction of the substantive error (``mask`` ≠ truth beyond ``band`` px of the true boundary)
+    that the top-k hold. Foreground = label > 0 in both masks."""
+    mask, uncertainty = _check_inputs(mask, uncertainty)
+    components = label_uncertain_components(uncertainty, threshold, min_size)
+    regions = find_uncertain_regions(mask, uncertainty, threshold, min_size, spacing, components)
+    truth = np.asarray(ground_truth)
+    if truth.shape != uncertainty.shape:
+        raise ReviewError(f"ground-truth shape {truth.shape} differs from uncertainty shape {uncertainty.shape}")
+    error = segmentation_error(mask, truth, band)
+    k, fraction = region_error_coverage(regions, components, error)
+    return regions, k, fraction
 
 
 CSV_COLUMNS = (
@@ -307,4 +337,5 @@ __all__ = [
     "regions_to_csv",
     "segmentation_error",
     "set_status",
+    "substantive_coverage",
 ]

@@ -176,7 +176,9 @@ class ReviewWidget(QWidget):
         self.regions, self.components, self.coverage = regions, components, coverage
         self._fill_table()
         self.plots.update_plots(uncertainty, self.threshold, *coverage, error_kind)
-        top = f"; the top 5 hold {coverage[1][min(5, len(regions))]:.0%} of the {error_kind}" if regions else ""
+        held = coverage[1][min(5, len(regions))]
+        top = f"; the top 5 hold {held:.0%} of the {error_kind}" if regions and np.isfinite(held) else ""
+        top = f"; there is no {error_kind} to find" if not np.isfinite(held) else top
         plural = "region" if len(regions) == 1 else "regions"
         self.summary.setText(f"{len(regions)} {plural} with uncertainty ≥ {self.threshold:.2f}{top}.")
         return regions
@@ -185,7 +187,7 @@ class ReviewWidget(QWidget):
         truth_name = self.truth_combo.currentText()
         truth = None if truth_name == NO_GROUND_TRUTH else self._layer(truth_name)
         if truth is not None:
-            return review.segmentation_error(mask, np.asarray(truth.data)), "true error"
+            return review.segmentation_error(mask, np.asarray(truth.data), review.DEFAULT_BAND), "substantive error"
         return review.estimated_error(uncertainty), "estimated error"
 
     def _fill_table(self) -> None:
