@@ -22,6 +22,7 @@ from napari_ruac.batch import (
     run_batch,
 )
 from napari_ruac.batch.prompts import box_on_largest_slice
+from napari_ruac.batch.volume import physical_volume_unit
 from napari_ruac.inference import ImagePredictor, VolumePredictor
 from napari_ruac.io import read_image, write_image
 
@@ -133,7 +134,7 @@ def test_batch_writes_outputs_in_the_inputs_geometry_and_reports_failures(tiny_m
         assert float(row["physical_volume"]) == pytest.approx(voxels * zooms, rel=1e-5)
         assert row["prompt_slices"] == "1" and row["status"] == "ok"
     assert [r["object"] for r in by_volume["flat.png"]] == ["4", "9"]
-    assert by_volume["flat.png"][0]["physical_unit"] == "px^2"
+    assert by_volume["flat.png"][0]["physical_unit"] == "pixels"  # no spacing, no unit: counted in pixels
 
     # single-object volume: the report's uncertainty numbers from the files (mask dilated by 2 px per slice)
     mask = read_image(out / "cells_mask.tif").array == 1
@@ -229,3 +230,26 @@ def test_cancelled_volume_leaves_nothing_and_is_redone(tiny_model, labelled_volu
     summary = run_batch(folder, out, prompts=LabelPrompts(), model=tiny_model)
     assert (summary.ok, summary.skipped) == (1, 0)
     assert os.path.isfile(out / "v_mask.tif")
+
+
+def test_volume_of_a_nifti_without_units_never_claims_a_unit(tiny_model, tmp_path):
+    """0.7×0.7×2.0 spacing, no xyzt unit: the volume is scaled but the unit is not made up (was 'px^3')."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image, labels = blob_volume(4, slices=2, count=1)
+    nifti = nib.Nifti1Image(np.transpose(image, (2, 1, 0)), np.diag([0.7, 0.7, 2.0, 1.0]))
+    assert nifti.header.get_xyzt_units() == ("unknown", "unknown")
+    nib.save(nifti, folder / "bare.nii.gz")
+    data = read_image(folder / "bare.nii.gz")
+    assert data.unit is None and data.spacing == pytest.approx((2.0, 0.7, 0.7))
+    assert physical_volume_unit(data) == (pytest.approx(0.98), "units unknown (spacing applied)")
+    plain = read_image(folder / "bare.nii.gz")
+    plain.spacing = (1.0, 1.0, 1.0)
+    assert physical_volume_unit(plain) == (1.0, "voxels")
+
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps({"bare.nii.gz": [{"slice": 0, "box": box(labels[0] == 1)}]}))
+    run_batch(folder, tmp_path / "out", prompts=prompts, model=tiny_model)
+    (row,) = read_report(tmp_path / "out")
+    assert row["status"] == "ok" and row["physical_unit"] == "units unknown (spacing applied)"
+    assert float(row["physical_volume"]) == pytest.approx(int(row["voxels"]) * 0.98, rel=1e-5)

@@ -10,6 +10,7 @@ pytest.importorskip("napari")
 from qtpy.QtCore import Qt  # noqa: E402
 
 from napari_ruac.review import regions_from_csv  # noqa: E402
+from napari_ruac._napari.result_layers import KIND_KEY, UNCERTAINTY_KIND  # noqa: E402
 from napari_ruac._napari.review_widget import (  # noqa: E402
     CORRECTED_COLUMN,
     MARKER_NAME,
@@ -18,6 +19,7 @@ from napari_ruac._napari.review_widget import (  # noqa: E402
 )
 
 SCALE = (4.0, 0.5, 0.5)
+MADE_HERE = {KIND_KEY: UNCERTAINTY_KIND}  # what the segment dock puts on its uncertainty layer
 
 
 def _planted():
@@ -38,7 +40,7 @@ def review_viewer(make_napari_viewer_proxy):
     masks, uncertainty = _planted()
     viewer.add_image(np.zeros(masks.shape, np.uint8), name="cells", scale=SCALE)
     viewer.add_labels(masks, name="cells masks", scale=SCALE)
-    viewer.add_image(uncertainty, name="cells uncertainty", scale=SCALE, colormap="magma")
+    viewer.add_image(uncertainty, name="cells uncertainty", scale=SCALE, colormap="magma", metadata=dict(MADE_HERE))
     return viewer
 
 
@@ -133,10 +135,51 @@ def test_2d_review(make_napari_viewer_proxy, qtbot):
     uncertainty = np.zeros((60, 60), np.float32)
     uncertainty[35:45, 35:45] = 0.8
     viewer.add_labels(masks, name="m masks")
-    viewer.add_image(uncertainty, name="m uncertainty")
+    viewer.add_image(uncertainty, name="m uncertainty", metadata=dict(MADE_HERE))
     widget = ReviewWidget(viewer)
     (region,) = widget.find_regions()
     assert region.slice is None and region.size == 100 and region.label == 1
     widget.select_row(0)
     np.testing.assert_allclose(viewer.camera.center[-2:], region.centroid, atol=1e-6)
     assert viewer.layers[MARKER_NAME].ndim == 2
+
+
+@pytest.mark.viewer
+def test_uncertainty_menu_refuses_the_image_and_follows_new_layers(make_napari_viewer_proxy, qtbot):
+    """Opened before segmenting: the raw image must not become the uncertainty (it gave 'mean u' 130)."""
+    viewer = make_napari_viewer_proxy()
+    masks, uncertainty = _planted()
+    raw = (uncertainty * 480).astype(np.float32)  # intensities, far outside [0, 1]
+    viewer.add_image(raw, name="cells", scale=SCALE)
+    viewer.add_labels(masks, name="cells labels", scale=SCALE)
+    widget = ReviewWidget(viewer)
+    assert widget.uncertainty_combo.count() == 0  # the raw image is not offered
+    assert widget.find_regions() == [] and widget.table.rowCount() == 0
+    assert "segment first" in widget.summary.text()
+
+    viewer.add_labels(masks, name="cells masks", scale=SCALE)
+    viewer.add_image(uncertainty, name="cells uncertainty", scale=SCALE, metadata=dict(MADE_HERE))
+    assert widget.mask_combo.currentText() == "cells masks"  # the new result layers become the choice
+    assert widget.uncertainty_combo.currentText() == "cells uncertainty"
+    assert [widget.uncertainty_combo.itemText(i) for i in range(widget.uncertainty_combo.count())] == ["cells uncertainty"]
+    assert len(widget.find_regions()) == 2
+
+    viewer.layers["cells uncertainty"].data = raw  # a plugin layer whose values left [0, 1]
+    widget.table.setRowCount(0)
+    before = list(widget.regions)
+    assert widget.find_regions() == [] and widget.regions == before  # refused, nothing recomputed from it
+
+
+@pytest.mark.viewer
+def test_stale_table_cleared_when_its_layers_go(review_viewer, qtbot):
+    widget = ReviewWidget(review_viewer)
+    widget.set_threshold(0.5)
+    widget.find_regions()
+    widget.select_row(0)
+    assert widget.table.rowCount() == 2 and MARKER_NAME in review_viewer.layers
+    review_viewer.layers.remove("cells") # an unrelated layer: the list stays
+    assert widget.table.rowCount() == 2
+    review_viewer.layers.remove("cells uncertainty")
+    assert widget.table.rowCount() == 0 and widget.regions == [] and widget.coverage is None
+    assert MARKER_NAME not in review_viewer.layers
+    assert "removed" in widget.summary.text()

@@ -129,6 +129,8 @@ def cmd_segment(args) -> int:
     print(f"summary:     {outputs.summary}")
     for z, reason in outputs.tracking_stops:
         print(f"tracking stopped on slice {z}: {reason} (prompt it with --slice to go on)")
+    for line in outputs.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     return 0
 
 

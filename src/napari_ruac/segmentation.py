@@ -17,6 +17,7 @@ import numpy as np
 
 from .inference import ImagePredictor, VolumePredictor
 from .inference.prompts import PromptError
+from .inference.preprocess import check_not_constant
 from .io import ImageData, output_path, overlay_png, read_image, write_image
 from .models.ruac_model import RUACModel
 
@@ -35,6 +36,25 @@ class SegmentationOutputs:
     def tracking_stops(self) -> list[tuple[int, str]]:
         """(slice, reason) wherever projection tracking stopped (volumes; empty otherwise)."""
         return [(s["z"], s["stopped"]) for s in self.stats.get("slices", []) if s.get("stopped")]
+
+    @property
+    def empty_prompts(self) -> list[int | None]:
+        """Prompted slices whose mask came out empty (``[None]`` for an empty 2D result)."""
+        slices = self.stats.get("slices", [])
+        return [s.get("z") for s in slices if s.get("area", 1) == 0 and s.get("prompted", "z" not in s)]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know about this result, one line each (empty masks)."""
+        lines = []
+        if self.stats.get("voxels", 1) == 0:
+            lines.append("the mask is empty: the prompt found no object. Draw the box around the object, or click inside it.")
+        else:
+            lines += [
+                f"the mask on prompted slice {z} is empty: the prompt found no object there; check the box/points."
+                for z in self.empty_prompts
+            ]
+        return lines
 
 
 @dataclass
@@ -116,6 +136,7 @@ class _VolumeCollector:
 
 def _prompted_slices_only(model, data, prompts, method, intensity, options):
     predictor = ImagePredictor(model, method=method, intensity=intensity, **options)
+    check_not_constant(data.array, str(data.path.name) if data.path else "volume")
     value_range = predictor.intensity.value_range(data.array)
     shape = data.spatial_shape
     mask, probability, uncertainty = np.zeros(shape, bool), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
@@ -130,6 +151,13 @@ def _prompted_slices_only(model, data, prompts, method, intensity, options):
     return mask, probability, uncertainty, scores
 
 
+def overlay_slice(scores: list[dict]) -> int | None:
+    """The slice the overlay shows: the first prompted one (what the user pointed at), never the
+    slice where tracking grew the largest mask; None without slice scores."""
+    prompted = sorted(s["z"] for s in scores if s.get("prompted") and "z" in s)
+    return prompted[0] if prompted else None
+
+
 def _write_outputs(data, folder, mask, uncertainty, probability, scores, method, model, overlay) -> SegmentationOutputs:
     like = data if data.path is not None else None
     if like is None:
@@ -139,7 +167,9 @@ def _write_outputs(data, folder, mask, uncertainty, probability, scores, method,
     stem = mask_path.name.split("_mask")[0]
     overlay_path = folder / f"{stem}_overlay.png"
     if overlay:
-        overlay_png(overlay_path, data, mask, uncertainty, title=f"{stem} — {method}")
+        z = overlay_slice(scores) if data.is_volume else None
+        overlay_png(overlay_path, data, mask, uncertainty, z=z, z_note=None if z is None else "prompted",
+                    title=f"{stem} — {method}")
     inside = uncertainty[mask] if mask.any() else np.zeros(1, np.float32)
     stats = dict(
         input=str(data.path),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import ImageData, read_image
+from .result_layers import KIND_KEY, UNCERTAINTY_KIND
 
 EXTENSIONS = (".nii", ".nii.gz", ".tif", ".tiff", ".ome.tif", ".ome.tiff")
 LABEL_NAME = re.compile(r"(label|mask|seg)", re.IGNORECASE)
@@ -45,6 +46,16 @@ def is_label_image(image: ImageData) -> bool:
     )
 
 
+def is_uncertainty_file(image: ImageData) -> bool:
+    """A float map named ``*_uncertainty`` with values in [0, 1]: what napari-ruac writes."""
+    if image.path is None or image.has_channels or not np.issubdtype(image.array.dtype, np.floating):
+        return False
+    if not _stem(image.path).lower().endswith("uncertainty"):
+        return False
+    values = image.array
+    return bool(np.isfinite(values).all() and values.min() >= 0.0 and values.max() <= 1.0)
+
+
 def layer_data(image: ImageData) -> tuple:
     """One napari LayerData tuple (data, kwargs, type) for an ``ImageData``."""
     name = _stem(image.path) if image.path is not None else "image"
@@ -56,6 +67,9 @@ def layer_data(image: ImageData) -> tuple:
         "path": str(image.path) if image.path is not None else None,
     }
     kwargs = {"name": name, "scale": image.spacing, "metadata": metadata}
+    if is_uncertainty_file(image):
+        metadata[KIND_KEY] = UNCERTAINTY_KIND
+        kwargs.update(colormap="magma", contrast_limits=(0.0, 1.0))
     if is_label_image(image):
         return image.array, kwargs, "labels"
     if image.has_channels:

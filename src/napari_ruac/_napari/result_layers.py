@@ -14,6 +14,13 @@ from .layer_geometry import geometry_metadata, geometry_of, spatial_shape
 
 PREVIEW_COLOR = "cyan"
 UNCERTAINTY_COLORMAP = "magma"
+KIND_KEY = "ruac_kind"  # layer metadata: what a layer this plugin made holds ("uncertainty", …)
+UNCERTAINTY_KIND = "uncertainty"
+
+
+def is_uncertainty_layer(layer) -> bool:
+    """An Image layer holding a per-voxel uncertainty this plugin computed (or read from its outputs)."""
+    return type(layer).__name__ == "Image" and (getattr(layer, "metadata", None) or {}).get(KIND_KEY) == UNCERTAINTY_KIND
 
 
 def masks_name(image_name: str) -> str:
@@ -74,7 +81,7 @@ class ResultLayers:
                 contrast_limits=(0.0, 1.0),
                 blending="additive",
                 opacity=0.7,
-                metadata=dict(metadata),
+                metadata={**metadata, KIND_KEY: UNCERTAINTY_KIND},
                 **geometry,
             )
         self.preview = _find(viewer, preview_name(name), "Labels")

@@ -29,8 +29,13 @@ from qtpy.QtWidgets import (
 from .. import review
 from .layer_geometry import geometry_of
 from .plots import ReviewPlots
+from .result_layers import is_uncertainty_layer
 
 NO_GROUND_TRUTH = "(none: estimate from uncertainty)"
+NO_UNCERTAINTY = (
+    "The Uncertainty menu lists maps napari-ruac made: segment first (Segment with uncertainty), "
+    "or open a *_uncertainty file written by napari-ruac."
+)
 MARKER_NAME = "review: current region"
 COLUMNS = ("#", "slice", "size", "score", "mean u", "label", "seen", "fixed")
 COLUMN_TIPS = (
@@ -50,6 +55,7 @@ class ReviewWidget(QWidget):
         self.regions: list[review.Region] = []
         self.components: np.ndarray | None = None
         self.coverage: tuple[np.ndarray, np.ndarray] | None = None
+        self._sources: tuple = ()  # the layers the table was computed from
         self._build()
         self.refresh_layers()
         events = self.viewer.layers.events
@@ -118,13 +124,29 @@ class ReviewWidget(QWidget):
     def _layers(self, kind: str) -> list:
         return [layer for layer in self.viewer.layers if type(layer).__name__ == kind and layer.name != MARKER_NAME]
 
-    def refresh_layers(self, *_) -> None:
-        """Refill the layer menus; prefer '<image> masks' and '<image> uncertainty'."""
+    def refresh_layers(self, event=None) -> None:
+        """Refill the layer menus (uncertainty: only maps this plugin made); a new '<image> masks' or
+        uncertainty layer becomes the choice; a table whose layers were removed is cleared."""
         labels = [layer.name for layer in self._layers("Labels")]
-        images = [layer.name for layer in self._layers("Image")]
-        _refill(self.mask_combo, labels, prefer=" masks")
-        _refill(self.uncertainty_combo, images, prefer=" uncertainty")
+        uncertainties = [layer.name for layer in self._layers("Image") if is_uncertainty_layer(layer)]
+        added = getattr(event, "value", None) if getattr(event, "type", None) == "inserted" else None
+        _refill(self.mask_combo, labels, prefer=" masks", added=added)
+        _refill(self.uncertainty_combo, uncertainties, prefer=" uncertainty", added=added)
         _refill(self.truth_combo, [NO_GROUND_TRUTH, *labels], prefer=NO_GROUND_TRUTH)
+        if self._sources and any(layer not in self.viewer.layers for layer in self._sources):
+            self.clear_regions("The layers of the list were removed: pick a mask and its uncertainty, then Find regions.")
+        elif not uncertainties and not self.regions:
+            self.summary.setText(NO_UNCERTAINTY)
+
+    def clear_regions(self, message: str) -> None:
+        """Empty the table, the plots and the marker (the regions no longer match any layer)."""
+        self.regions, self.components, self.coverage, self._sources = [], None, None, ()
+        self.table.setRowCount(0)
+        self.plots.clear_plots()
+        marker = self._layer(MARKER_NAME)
+        if marker is not None:
+            self.viewer.layers.remove(marker)
+        self.summary.setText(message)
 
     def _layer(self, name: str):
         for layer in self.viewer.layers:
@@ -157,11 +179,12 @@ class ReviewWidget(QWidget):
         mask_layer = self._layer(self.mask_combo.currentText())
         uncertainty_layer = self._layer(self.uncertainty_combo.currentText())
         if mask_layer is None or uncertainty_layer is None:
-            show_info("pick a mask (Labels) layer and an uncertainty (Image) layer first.")
+            show_info("pick a mask (Labels) layer and an uncertainty layer first. " + NO_UNCERTAINTY)
             return []
         try:
             mask = np.asarray(mask_layer.data)
             uncertainty = np.asarray(uncertainty_layer.data, dtype=np.float32)
+            check_uncertainty(uncertainty_layer, uncertainty)
             components = review.label_uncertain_components(uncertainty, self.threshold, self.min_size.value())
             regions = review.find_uncertain_regions(
                 mask, uncertainty, self.threshold, self.min_size.value(),
@@ -174,6 +197,7 @@ class ReviewWidget(QWidget):
             return []
         _carry_marks(self.regions, self.components, regions, components)
         self.regions, self.components, self.coverage = regions, components, coverage
+        self._sources = (mask_layer, uncertainty_layer)
         self._fill_table()
         self.plots.update_plots(uncertainty, self.threshold, *coverage, error_kind)
         held = coverage[1][min(5, len(regions))]
@@ -301,12 +325,28 @@ class ReviewWidget(QWidget):
         return written
 
 
-def _refill(combo: QComboBox, names: list[str], prefer: str) -> None:
+def check_uncertainty(layer, values: np.ndarray) -> None:
+    """Refuse a layer that is not an uncertainty map: not made by this plugin, or values outside [0, 1]."""
+    if not is_uncertainty_layer(layer):
+        raise ValueError(f"'{layer.name}' is not an uncertainty map made by napari-ruac. {NO_UNCERTAINTY}")
+    finite = values[np.isfinite(values)]
+    if finite.size != values.size or (finite.size and (finite.min() < 0.0 or finite.max() > 1.0)):
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (float("nan"),) * 2
+        raise ValueError(
+            f"'{layer.name}' holds values {low:.3g}…{high:.3g} (or NaN); an uncertainty lies in [0, 1]. "
+            "Segment again to rebuild it."
+        )
+
+
+def _refill(combo: QComboBox, names: list[str], prefer: str, added=None) -> None:
     current = combo.currentText()
     combo.blockSignals(True)
     combo.clear()
     combo.addItems(names)
-    if current in names:
+    added_name = getattr(added, "name", None)
+    if added_name in names and added_name.endswith(prefer):
+        combo.setCurrentText(added_name)
+    elif current in names:
         combo.setCurrentText(current)
     else:
         preferred = [name for name in names if name.endswith(prefer)]

@@ -94,13 +94,23 @@ def _segment_image(data: ImageData, objects: ObjectPrompts, model, settings: Bat
     return assembly
 
 
-def _physical_unit(data: ImageData) -> str:
-    unit = data.unit or "px"
-    return f"{unit}^{data.ndim_spatial}"
+UNKNOWN_UNIT = "units unknown (spacing applied)"
+
+
+def physical_volume_unit(data: ImageData) -> tuple[float, str]:
+    """(volume of one voxel, its unit): 'mm^3' when the file names a unit; 'voxels' / 'pixels' (volume 1)
+    when it has neither unit nor spacing; 'units unknown (spacing applied)' for a spacing without a unit
+    (never a unit the file does not state)."""
+    voxel_volume = float(np.prod(data.spacing))
+    if data.unit:
+        return voxel_volume, f"{data.unit}^{data.ndim_spatial}"
+    if all(s == 1.0 for s in data.spacing):
+        return 1.0, "voxels" if data.is_volume else "pixels"
+    return voxel_volume, UNKNOWN_UNIT
 
 
 def _rows(name: str, data: ImageData, assembly: _Assembly, mask_name: str, uncertainty_name: str, seconds: float):
-    voxel_volume = float(np.prod(data.spacing))
+    voxel_volume, unit = physical_volume_unit(data)
     counts = np.bincount(assembly.labels.ravel(), minlength=max(assembly.stats) + 1)
     rows = []
     for object_id, stats in assembly.stats.items():
@@ -114,7 +124,7 @@ def _rows(name: str, data: ImageData, assembly: _Assembly, mask_name: str, uncer
                 slices_with_object=summary["slices_with_object"],
                 voxels=int(counts[object_id]),
                 physical_volume=float(counts[object_id]) * voxel_volume,
-                physical_unit=_physical_unit(data),
+                physical_unit=unit,
                 mean_uncertainty=summary["mean_uncertainty"],
                 max_uncertainty=summary["max_uncertainty"],
                 uncertain_fraction=summary["uncertain_fraction"],

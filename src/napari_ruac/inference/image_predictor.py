@@ -12,7 +12,7 @@ from ..uq import MethodContext, MethodOptions, get_method
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
-from ..models.preprocess import Intensity, check_image, to_model_input, to_unit_rgb
+from ..models.preprocess import Intensity, check_image, check_not_constant, to_model_input, to_unit_rgb
 from .prompts import build_prompt_batch
 
 
@@ -53,9 +53,11 @@ class ImagePredictor:
 
         ``value_range``: the (low, high) intensities that map to [0, 1]; by default from
         the predictor's ``intensity`` setting (pass a volume's range to treat slices alike).
+        A constant image (without ``value_range``) is refused: it has no object to find.
         """
         array = check_image(image)
-        if value_range is None:
+        if value_range is None:  # a whole image (a volume's slices come with the volume's range)
+            check_not_constant(array)
             value_range = self.intensity.value_range(array)
         model_input = to_model_input(to_unit_rgb(array, value_range), self.model.image_size, self.model.device)
         key = self.cache.key(self.model.signature(), image_digest(array), value_range)

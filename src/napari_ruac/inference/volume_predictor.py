@@ -23,7 +23,7 @@ from ..uq.suggest import ClickSuggestion, SuggestionError, edge_width_for, sugge
 from .embedding_cache import EmbeddingCache, image_digest
 from .image_predictor import _split_options
 from .prediction import upsample
-from ..models.preprocess import ImageError, Intensity, check_image, to_model_input, to_unit_rgb
+from ..models.preprocess import ImageError, Intensity, check_image, check_not_constant, to_model_input, to_unit_rgb
 from .prompts import PromptError, build_prompt_batch
 from .volume_projection import iter_projection
 from .volume_tracking import ObjectTrack, track_frame
@@ -178,6 +178,7 @@ class VolumePredictor:
         array = self._check_volume(volume)
         num_slices, height, width = array.shape[:3]
         if value_range is None:
+            check_not_constant(array, "volume")
             value_range = self.intensity.value_range(array)
         tracks = {oid: self._make_track(oid, prompts, array.shape) for oid, prompts in objects.items()}
         if not tracks:

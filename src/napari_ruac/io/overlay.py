@@ -1,7 +1,8 @@
 """A PNG a person can look at: the image with the mask outlined, and the uncertainty beside it.
 
-Drawn with matplotlib's Agg canvas directly (no pyplot, no GUI). For a volume the slice with the
-largest mask area is shown, and the title says which.
+Drawn with matplotlib's Agg canvas directly (no pyplot, no GUI). For a volume the given slice (the
+segmentation workflow passes the prompted one) or else the one with the largest mask area is shown,
+and the title says which and why.
 """
 
 from __future__ import annotations
@@ -62,13 +63,15 @@ def overlay_png(
     *,
     spacing=None,
     z: int | None = None,
+    z_note: str | None = None,
     title: str | None = None,
     dpi: int = 100,
 ) -> Path:
     """Write a PNG: image with the mask tinted and outlined, plus the uncertainty (magma, colour bar).
 
     ``image``: (Y, X[, C]) / (Z, Y, X[, C]) array or ImageData (its spacing sets the aspect);
-    ``mask``/``uncertainty``: same spatial shape; ``z``: slice to show (default: largest mask area).
+    ``mask``/``uncertainty``: same spatial shape; ``z``: slice to show (default: largest mask area),
+    ``z_note`` says why in the title (e.g. "prompted").
     """
     if isinstance(image, ImageData):
         spacing = spacing if spacing is not None else image.spacing
@@ -84,10 +87,14 @@ def overlay_png(
             raise ImageWriteError(f"uncertainty shape {uncertainty.shape} does not match mask shape {spatial}.")
     heading = title or ""
     if volume:
+        chosen = z is not None
         z = largest_mask_slice(mask) if z is None else int(z)
         if not 0 <= z < spatial[0]:
             raise ImageWriteError(f"z={z} is outside the volume's 0…{spatial[0] - 1} slices.")
-        reason = " (largest mask area)" if z == largest_mask_slice(mask) and mask.any() else ""
+        if z_note:
+            reason = f" ({z_note})"
+        else:
+            reason = " (largest mask area)" if not chosen and mask.any() else ""
         heading = f"{heading}  slice z={z} of {spatial[0]}{reason}".strip()
         image, mask = image[z], mask[z]
         uncertainty = uncertainty[z] if uncertainty is not None else None

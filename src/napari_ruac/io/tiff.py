@@ -7,6 +7,7 @@ cannot hold (e.g. labels above 65535) go to a plain TIFF with resolution tags an
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -20,24 +21,67 @@ from .tiff_metadata import MICROMETRES_PER, imagej_unit, read_spacing
 IMAGEJ_DTYPES = "BHhf"  # uint8, uint16, int16, float32
 
 
+TRUNCATION_SIGNS = ("invalid page offset", "invalid value offset", "corrupted file", "invalid offset")
+
+
+class _TiffWarnings(logging.Handler):
+    """Collects what tifffile logs while reading: it logs, rather than raises, when pages are missing."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _planes(shape: tuple[int, ...], axes: str) -> int:
+    """Number of 2D planes in a series (every axis but Y, X and RGB samples)."""
+    return int(np.prod([n for n, letter in zip(shape, axes) if letter not in "YXS"], dtype=np.int64))
+
+
+def _check_complete(path: Path, series, imagej: dict, logged: list[str]) -> None:
+    """A file whose metadata promises more images than it holds is an error, never a smaller image."""
+    planes = _planes(series.shape, series.axes)
+    promised = int(imagej.get("images", 0) or 0)
+    if promised > planes:
+        raise ImageReadError(
+            f"{path} is incomplete: its ImageJ metadata promises {promised} images but only {planes} could be "
+            "read (the file is truncated — an interrupted copy or export). Copy or export it again."
+        )
+    broken = [sign for message in logged for sign in TRUNCATION_SIGNS if sign in message]
+    if broken:
+        raise ImageReadError(
+            f"{path} is truncated or corrupt ({broken[0]}: pages or data are missing). Copy or export it again."
+        )
+
+
 def read_tiff(
     path: Path, *, channel_axis: int | None = None, channel: int | None = None, timepoint: int | None = None
 ) -> ImageData:
     """Read the first series of a TIFF into (Z, Y, X[, C]) or (Y, X[, C]) with its spacing."""
+    logged = _TiffWarnings()
+    tiff_logger = logging.getLogger("tifffile")
+    tiff_logger.addHandler(logged)
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             axes = series.axes
+            imagej = dict(tif.imagej_metadata or {})
+            _check_complete(path, series, imagej, logged.messages)
             data = series.asarray()
             spacing_by_axis, unit, flavour = read_spacing(tif)
             series_count = len(tif.series)
-            imagej = dict(tif.imagej_metadata or {})
             photometric = getattr(series.keyframe, "photometric", None)
+    except ImageReadError:
+        raise
     except Exception as error:  # tifffile raises TiffFileError, ValueError, struct.error, OSError …
         raise ImageReadError(
             f"Cannot read TIFF file {path}: {type(error).__name__}: {error}. The file is truncated, corrupt "
             "or not a TIFF; export it again (e.g. File › Save As › Tiff in Fiji)."
         ) from error
+    finally:
+        tiff_logger.removeHandler(logged)
     if series_count > 1:
         warnings.warn(
             f"{path} holds {series_count} image series; reading only the first ({axes}, shape {data.shape}).",

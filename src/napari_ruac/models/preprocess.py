@@ -126,6 +126,16 @@ def check_image(image, name: str = "image") -> np.ndarray:
     return image
 
 
+def check_not_constant(array: np.ndarray, name: str = "image") -> None:
+    """Refuse an image whose every value is the same: it has no object to find (SAM2 would still draw one)."""
+    flat = np.asarray(array).reshape(-1)
+    if flat.size and flat.min() == flat.max():
+        raise ImageError(
+            f"{name} is constant (every value is {flat[0].item():g}): there is no object to find. "
+            "Check the file (an empty export?), or the channel / time point you picked."
+        )
+
+
 def to_unit_rgb(image: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """H×W×C array → float32 H×W×3 in [0, 1] with ``value_range`` mapped to [0, 1]."""
     lo, hi = value_range
