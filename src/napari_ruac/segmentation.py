@@ -17,7 +17,7 @@ import numpy as np
 
 from .inference import ImagePredictor, VolumePredictor
 from .inference.prompts import PromptError
-from .inference.preprocess import check_not_constant
+from .models.preprocess import check_not_constant
 from .io import ImageData, output_path, overlay_png, read_image, write_image
 from .models.ruac_model import RUACModel
 

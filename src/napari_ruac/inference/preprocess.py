@@ -7,7 +7,6 @@ from ..models.preprocess import (  # noqa: F401
     ImageError,
     Intensity,
     check_image,
-    check_not_constant,
     prepare_image,
     to_model_frame,
     to_model_input,
