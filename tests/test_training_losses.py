@@ -72,3 +72,32 @@ def test_uaa_is_lowest_when_uncertainty_follows_error():
     best = [grid[torch.argmin(uaa_terms(torch.full_like(grid, e), grid)[1])].item() for e in (0.6, 0.75, 0.85)]
     assert best[0] < best[1] < best[2]
     assert abs(best[1] - 0.5 * math.log(0.75 / 0.25)) < 2e-3
+
+
+def test_uaa_error_side_forms_differ_in_the_sign_of_the_error_gradient():
+    """'paper': dL_e/de = e^-u − e^u ≤ 0 (pushes towards errors where uncertain); 'confident': e^-u > 0."""
+    for form, sign in (("paper", -1.0), ("confident", 1.0)):
+        error = torch.full((4,), 0.3, requires_grad=True)
+        uncertainty = torch.tensor([0.1, 0.4, 0.7, 1.0])
+        l_e, _ = uaa_terms(error, uncertainty, form)
+        l_e.sum().backward()
+        expected = torch.exp(-uncertainty) - (torch.exp(uncertainty) if form == "paper" else 0)
+        torch.testing.assert_close(error.grad, expected)
+        assert torch.all(torch.sign(error.grad) == sign)
+
+
+def test_uaa_rejects_an_unknown_error_form():
+    with pytest.raises(ValueError, match="error_form"):
+        uaa_loss(torch.zeros(3), torch.zeros(3), "both")
+
+
+def test_loosened_boxes_only_grow_and_stay_in_the_image():
+    from ruac_training.prompts import loosened_boxes
+
+    boxes = torch.tensor([[10.0, 20.0, 30.0, 60.0], [0.0, 0.0, 64.0, 64.0]])
+    out = loosened_boxes(boxes, 64, 0.25, torch.Generator().manual_seed(0))
+    assert torch.all(out[:, :2] <= boxes[:, :2]) and torch.all(out[:, 2:] >= boxes[:, 2:])
+    assert torch.all(out >= 0) and torch.all(out <= 64)
+    side = torch.tensor([20.0, 40.0, 20.0, 40.0])
+    assert torch.all((out[0] - boxes[0]).abs() <= 0.25 * side + 1e-6)
+    assert (out[0] != boxes[0]).any()  # it does loosen

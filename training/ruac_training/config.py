@@ -118,6 +118,10 @@ def validate(config: dict) -> None:
         raise ConfigError(f"loss.task_logits must be 'sample' or 'mean', got {loss['task_logits']!r}.")
     if loss["mask_resolution"] not in ("low", "full"):
         raise ConfigError(f"loss.mask_resolution must be 'low' or 'full', got {loss['mask_resolution']!r}.")
+    if loss.get("uaa_error_form", "paper") not in ("paper", "confident"):
+        raise ConfigError(f"loss.uaa_error_form must be 'paper' or 'confident', got {loss['uaa_error_form']!r}.")
+    if not 0 <= float(config["prompts"].get("box_loose", 0.0)) <= 1:
+        raise ConfigError(f"prompts.box_loose must be in [0, 1] (a fraction of the box side), got {config['prompts']['box_loose']}.")
     if optim["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"optim.schedule must be 'cosine' or 'constant', got {optim['schedule']!r}.")
     if int(optim["accumulate"]) < 1:

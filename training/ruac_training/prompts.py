@@ -61,6 +61,17 @@ def noisy_boxes(boxes: torch.Tensor, size: int, noise: float, max_px: float, gen
     return out
 
 
+def loosened_boxes(boxes: torch.Tensor, size: int, loose: float, generator: torch.Generator) -> torch.Tensor:
+    """Each side moved outward by U(0, ``loose``) × the box side (independently), clipped: users draw loose boxes,
+    which often hold parts of neighbours, and the model must find the object inside rather than fill the box."""
+    if loose <= 0:
+        return boxes
+    side = torch.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], dim=1).repeat(1, 2)
+    grow = torch.rand(boxes.shape, generator=generator, device=boxes.device) * loose * side
+    sign = torch.tensor([-1.0, -1.0, 1.0, 1.0], device=boxes.device)
+    return (boxes + sign * grow).clamp(0, size)
+
+
 def uniform_points(region: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One pixel per (P, H, W) bool region, uniformly among its True pixels, as (x, y) in its grid."""
     p, h, w = region.shape
@@ -70,12 +81,16 @@ def uniform_points(region: torch.Tensor, generator: torch.Generator) -> torch.Te
 
 
 def initial_prompts(
-    masks: torch.Tensor, box_probability: float, box_noise: float, box_noise_max_px: float, generator: torch.Generator
+    masks: torch.Tensor, box_probability: float, box_noise: float, box_noise_max_px: float, generator: torch.Generator,
+    box_loose: float = 0.0,
 ) -> list[PromptGroup]:
     """A box (probability ``box_probability``) or one positive click per (P, S, S) mask."""
     p, size, _ = masks.shape
     use_box = torch.rand(p, generator=generator, device=masks.device) < box_probability
-    boxes = noisy_boxes(mask_boxes(masks), size, box_noise, box_noise_max_px, generator)
+    boxes = mask_boxes(masks)
+    if box_loose > 0:
+        boxes = loosened_boxes(boxes, size, box_loose, generator)
+    boxes = noisy_boxes(boxes, size, box_noise, box_noise_max_px, generator)
     clicks = uniform_points(masks, generator)
     groups = []
     rows = torch.arange(p, device=masks.device)

@@ -66,6 +66,8 @@ class StepSettings:
     encoder_trainable: bool = False
     attack_fraction: float = 1.0
     prompt_map_dropout: float = 0.0
+    box_loose: float = 0.0
+    uaa_error_form: str = "paper"
 
     @classmethod
     def from_config(cls, config: dict, encoder_trainable: bool) -> "StepSettings":
@@ -76,6 +78,7 @@ class StepSettings:
             int(p["correction_rounds"]), int(p["attacked_correction_rounds"]),
             loss["task_logits"], loss["mask_resolution"], weights, encoder_trainable,
             float(config["attack"].get("fraction", 1.0)), float(p.get("prompt_map_dropout", 0.0)),
+            box_loose=float(p.get("box_loose", 0.0)), uaa_error_form=str(loss.get("uaa_error_form", "paper")),
         )
 
 
@@ -133,7 +136,8 @@ class RUACTrainingStep(nn.Module):
         low = model.low_res_size
         target_low = F.interpolate(targets[:, None].float(), size=(low, low), mode="area")[:, 0]
         target_loss = targets.float() if s.mask_resolution == "full" else target_low
-        groups = initial_prompts(targets > 0, s.box_probability, s.box_noise, s.box_noise_max_px, generator)
+        groups = initial_prompts(targets > 0, s.box_probability, s.box_noise, s.box_noise_max_px, generator,
+                                 box_loose=s.box_loose)
         group_features = [_index_features(features, image_rows[g.rows]) for g in groups]
         mask_inputs: list[torch.Tensor | None] = [None] * len(groups)
         sums: dict[str, torch.Tensor] = {}
@@ -207,7 +211,7 @@ class RUACTrainingStep(nn.Module):
             mean_logit, probability, uncertainty = model.head.analytic(chosen_params)
             if with_uaa:
                 error = pixel_error(selected.logit.float(), target_low)
-                losses["uaa"] = uaa_loss(error, uncertainty)
+                losses["uaa"] = uaa_loss(error, uncertainty, s.uaa_error_form)
             if with_kl:
                 losses["kl"] = model.head.kl(chosen_params)
             with torch.no_grad():
