@@ -4,12 +4,15 @@ The rule (numpy only, so it is the same for every method, 2D image or volume sli
 
 1. Uncertain pixels: ``uncertainty ≥ max(min_uncertainty, relative × max(uncertainty))``.
 2. The edge band is not an error: uncertain pixels within ``edge_width`` pixels of the mask's
-   edge are the normal blur of any boundary and are dropped (a real missed part or leak is wider
-   than that band and survives with its interior).
+   edge are the normal blur of any boundary and are dropped after step 3 (a real missed part or
+   leak is wider than that band and survives with its interior).
 3. Split by the current answer: uncertain pixels *outside* the mask (probability < 0.5) are a
-   likely **missed part** → sign positive, counted only inside the object's extent (the bounding
-   box of the mask and the prompts, grown by ``margin`` × its size on every side); uncertain pixels
-   *inside* the mask (probability ≥ 0.5) are a likely **leak** → sign negative.
+   likely **missed part** → sign positive, counted only where they touch the mask (an uncertain
+   region connected to the mask's edge, e.g. a lobe the mask stops short of; an uncertain patch
+   separated from the mask by confident background is most often a neighbouring object) and lie
+   inside the object's extent (the bounding box of the mask and the prompts, grown by ``margin``
+   × its size on every side); uncertain pixels *inside* the mask (probability ≥ 0.5) are a likely
+   **leak** → sign negative.
 4. Pixels within ``exclude_radius`` of a click the user already made are dropped.
 5. Connected regions (8-connected) of what remains, ranked by uncertainty mass (the sum of
    uncertainty over the region); regions under ``min_area`` pixels are dropped.
@@ -102,16 +105,18 @@ def suggest_clicks(
         return []
     uncertain = uncertainty >= max(min_uncertainty, relative * peak)
 
-    # 2. the edge band: within edge_width of the mask's edge, on either side
+    # 3. sign by the current answer (before step 2, so the edge band still connects a missed part
+    #    to the mask it touches); missed parts only within the object's extent
+    clicks = _as_points(points)
+    positive = _touching(uncertain & ~mask & _extent(mask, clicks, box, margin), mask)
+    negative = uncertain & mask
+
+    # 2. drop the edge band: within edge_width of the mask's edge, on either side
     if edge_width > 0:
         inside_depth = ndimage.distance_transform_edt(mask)
         outside_depth = ndimage.distance_transform_edt(~mask)
-        uncertain &= ~((inside_depth <= edge_width) & mask | (outside_depth <= edge_width) & ~mask)
-
-    # 3. sign by the current answer; missed parts only near the object's extent
-    clicks = _as_points(points)
-    positive = uncertain & ~mask & _extent(mask, clicks, box, margin)
-    negative = uncertain & mask
+        positive &= outside_depth > edge_width
+        negative &= inside_depth > edge_width
 
     # 4. never at or next to an earlier click
     if len(clicks):
@@ -128,10 +133,11 @@ def suggest_clicks(
 
 
 def edge_width_for(image_hw: tuple[int, int], image_size: int) -> float:
-    """Half a pixel of the decoder's low-resolution output (model side / 4), in image pixels: the
-    width of the blur that upsampling puts on every edge (at least one pixel)."""
+    """A quarter pixel of the decoder's low-resolution output (model side / 4), in image pixels
+    (at least one): about the blur that upsampling puts on every edge. Measured on ruac-micro
+    (generated scenes, 54 prompts): wider bands dropped real errors more often than edge noise."""
     low = max(1, image_size // 4)
-    return max(1.0, 0.5 * max(image_hw) / low)
+    return max(1.0, 0.25 * max(image_hw) / low)
 
 
 def _as_points(points) -> np.ndarray:
@@ -161,6 +167,15 @@ def _extent(mask: np.ndarray, clicks: np.ndarray, box, margin: float) -> np.ndar
         max(0, int(np.floor(x0 - grow_x))) : min(w, int(np.ceil(x1 + grow_x))),
     ] = True
     return extent
+
+
+def _touching(candidates: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The connected regions of ``candidates`` that touch ``mask`` (8-connected)."""
+    labelled, count = ndimage.label(candidates, structure=_EIGHT)
+    if count == 0:
+        return candidates
+    touched = np.unique(labelled[ndimage.binary_dilation(mask, _EIGHT) & candidates])
+    return np.isin(labelled, touched[touched > 0])
 
 
 def _near_points(shape: tuple[int, int], clicks: np.ndarray, radius: float) -> np.ndarray:
