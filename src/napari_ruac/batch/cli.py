@@ -16,6 +16,8 @@ prompts (choose one source):
       CSV:  file,object,slice,x0,y0,x1,y1,points,labels   (points "x,y;x,y", labels "1;0")
   --from-labels [DIR]   a label file per input (DIR/<stem>.*, or labels/<stem>.* or <stem>_labels.*
                         beside it): one box per object on the object's largest slice
+      --refine          with --from-labels: refine each object's existing mask instead (its mask
+                        becomes SAM2's mask prompt, with its box, on every slice it covers)
   --box X0 Y0 X1 Y1 [--slice Z] [--points X,Y ...]   the same prompt for every file (object 1)
 coordinates: pixels, x = column, y = row; slice = z index from 0 (default: the middle slice).
 outputs: OUT/<stem>_mask.<ext>, OUT/<stem>_uncertainty.<ext> (input's format and geometry),
@@ -34,6 +36,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--prompts", metavar="FILE", help="JSON or CSV prompt file (schema below)")
     source.add_argument(
         "--from-labels", nargs="?", const="", metavar="DIR", help="prompts from a label file per input (see below)"
+    )
+    source.add_argument(
+        "--refine", action="store_true", help="with --from-labels: refine the label file's masks (see below)"
     )
     source.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"), help="template box")
     source.add_argument("--points", nargs="+", metavar="X,Y", help="template clicks, e.g. --points 120,85 140,90")
@@ -66,8 +71,10 @@ def _prompt_source(args):
         raise CommandError(f"{problem}: --prompts FILE, --from-labels [DIR] or --box X0 Y0 X1 Y1 (see --help).")
     if args.prompts:
         return PromptFile.load(args.prompts)
+    if args.refine and args.from_labels is None:
+        raise CommandError("--refine refines existing masks: give them with --from-labels [DIR].")
     if args.from_labels is not None:
-        return LabelPrompts(args.from_labels or None)
+        return LabelPrompts(args.from_labels or None, refine=args.refine)
     return TemplatePrompt(box=args.box, points=_parse_points(args.points), labels=args.labels, slice=args.slice)
 
 

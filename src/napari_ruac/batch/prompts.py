@@ -62,6 +62,7 @@ class LabelPrompts:
     """
 
     folder: Path | None = None
+    refine: bool = False  # True: refine each object's mask on every slice it covers (mask prompt + box)
 
     def __post_init__(self) -> None:
         if self.folder is not None:
@@ -111,12 +112,21 @@ class LabelPrompts:
             raise BatchPromptError(f"label file {path.name} has no objects (all voxels are 0).")
         objects: ObjectPrompts = {}
         for object_id in ids:
-            z, box = box_on_largest_slice(labels == object_id)
-            objects[object_id] = {z: {"box": box}}
+            mask = labels == object_id
+            if self.refine:
+                planes = mask if mask.ndim == 3 else mask[None]
+                objects[object_id] = {
+                    int(z): {"mask": plane, "box": box_on_largest_slice(plane)[1]}
+                    for z, plane in enumerate(planes) if plane.any()
+                }
+            else:
+                z, box = box_on_largest_slice(mask)
+                objects[object_id] = {z: {"box": box}}
         return objects
 
     def describe(self) -> dict:
-        return {"source": "labels", "folder": None if self.folder is None else str(self.folder)}
+        folder = None if self.folder is None else str(self.folder)
+        return {"source": "labels", "folder": folder, "refine": self.refine}
 
 
 @dataclass

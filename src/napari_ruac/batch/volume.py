@@ -74,6 +74,8 @@ class _Assembly:
 
 
 def _segment_volume(data: ImageData, objects: ObjectPrompts, model, settings: BatchSettings):
+    if _has_masks(objects):
+        return (yield from _refine_volume(data, objects, model, settings))
     predictor = VolumePredictor(model, method=settings.method, intensity=settings.intensity, **settings.options)
     assembly = _Assembly(data.spatial_shape, objects, settings.rule)
     for item in predictor.iter_segment_objects(data.array, objects):
@@ -87,10 +89,33 @@ def _segment_image(data: ImageData, objects: ObjectPrompts, model, settings: Bat
     predictor.set_image(data.array)
     assembly = _Assembly(data.spatial_shape, objects, settings.rule)
     for done, (object_id, per_slice) in enumerate(objects.items(), start=1):
-        prediction = predictor.predict(**per_slice[0])
+        prompt = per_slice[0]
+        prediction = predictor.refine_mask(**prompt) if "mask" in prompt else predictor.predict(**prompt)
         index = (slice(None), slice(None))
         assembly.add(index, object_id, prediction.mask, prediction.probability, prediction.uncertainty, 0, True)
         yield done, len(objects)
+    return assembly
+
+
+def _has_masks(objects: ObjectPrompts) -> bool:
+    return any("mask" in prompt for per_slice in objects.values() for prompt in per_slice.values())
+
+
+def _refine_volume(data: ImageData, objects: ObjectPrompts, model, settings: BatchSettings):
+    """Existing masks (``--from-labels --refine``): every slice an object covers is refined on its
+    own (mask prompt + box), with the volume's intensity range; nothing is propagated."""
+    predictor = ImagePredictor(model, method=settings.method, intensity=settings.intensity, **settings.options)
+    value_range = predictor.intensity.value_range(data.array)
+    assembly = _Assembly(data.spatial_shape, objects, settings.rule)
+    steps = sorted({(z, oid) for oid, per_slice in objects.items() for z in per_slice})
+    current = None
+    for done, (z, object_id) in enumerate(steps, start=1):
+        if z != current:
+            predictor.set_image(data.array[z], value_range=value_range)
+            current = z
+        prediction = predictor.refine_mask(**objects[object_id][z])
+        assembly.add(z, object_id, prediction.mask, prediction.probability, prediction.uncertainty, z, True)
+        yield done, len(steps)
     return assembly
 
 

@@ -13,7 +13,7 @@ from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
 from ..models.preprocess import Intensity, check_image, check_not_constant, to_model_input, to_unit_rgb
-from .prompts import build_prompt_batch
+from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_points, low_res_mask, mask_bounding_box
 
 
 class NoImageError(RuntimeError):
@@ -155,6 +155,43 @@ class ImagePredictor:
             output = refine_output(ctx, prompts, output)
             name = f"{name}+refine"
         return to_predictions(output, self._image_hw, name)
+
+    def refine_mask(
+        self,
+        mask: np.ndarray,
+        points: Sequence[Sequence[float]] | None = None,
+        labels: Sequence[int] | None = None,
+        box: Sequence[float] | str | None = "auto",
+        method: str | None = None,
+        **options,
+    ) -> Prediction:
+        """Refine an existing object mask (bool H×W: any tool's, or an earlier commit) with
+        corrective clicks. The mask becomes SAM2's mask prompt (logits ±6.9 at the decoder's low
+        resolution, as micro-sam; the ±1 region map for models trained with the prompt map) and,
+        with ``box="auto"``, its bounding box the box prompt (micro-sam's mask + box + points)."""
+        self._require_image()
+        low = low_res_mask(mask, self._image_hw, self.model.image_size)
+        if isinstance(box, str):
+            if box != "auto":
+                raise ValueError(f"box must be [x0, y0, x1, y1], None or 'auto', got {box!r}")
+            box = mask_bounding_box(np.asarray(mask, dtype=bool))
+        if self.model.info.prompt_map:
+            from ..models.preprocess import to_model_frame
+            from ..models.prompt_map import region_prompt_map
+
+            frame_points = frame_labels = None
+            if points is not None:
+                checked, checked_labels = check_points(points, labels, self._image_hw)
+                frame = to_model_frame(checked, self._image_hw, self.model.image_size)
+                frame_points = torch.tensor(frame[None], dtype=torch.float32)
+                frame_labels = torch.tensor(checked_labels[None], dtype=torch.int32)
+            region = torch.from_numpy(low)[None, None]
+            mask_input = region_prompt_map(region, frame_points, frame_labels, self.model.image_size)[0, 0].numpy()
+        else:
+            mask_input = np.where(low, MASK_PROMPT_LOGIT, -MASK_PROMPT_LOGIT).astype(np.float32)
+        return self.predict(
+            box=box, points=points, labels=labels, mask_input=mask_input, multimask=False, method=method, **options
+        )
 
     # ---- guided correction -----------------------------------------------------------
     def suggest_click(

@@ -121,3 +121,51 @@ def build_prompt_batch(
         multimask = batch.boxes is None and n_points == 1
     batch.multimask = bool(multimask)
     return batch
+
+
+# ---- an existing mask as a prompt ----------------------------------------------------------
+# SAM's mask prompt is logits at the decoder's low resolution (model side / 4); a binary mask
+# becomes ±log((1 − ε) / ε) with ε = 1e-3 (±6.9), micro-sam's conversion.
+MASK_PROMPT_LOGIT = float(np.log((1 - 1e-3) / 1e-3))
+
+
+def object_mask(labels, object_id: int) -> np.ndarray:
+    """The bool mask of ``object_id`` in a label image (any tool's Labels layer or file)."""
+    array = np.asarray(labels)
+    if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+        raise PromptError(f"labels must hold integer object ids, got dtype {array.dtype}.")
+    if object_id is None or int(object_id) <= 0:
+        raise PromptError(f"object id must be a positive label id, got {object_id!r} (0 is background).")
+    mask = array == int(object_id)
+    if not mask.any():
+        present = np.unique(array[array > 0])
+        shown = ", ".join(str(int(i)) for i in present[:20]) + (" …" if len(present) > 20 else "")
+        raise PromptError(f"label id {object_id} is absent from the labels; ids present: {shown or 'none'}.")
+    return mask
+
+
+def low_res_mask(mask, image_hw: tuple[int, int], image_size: int) -> np.ndarray:
+    """A bool (H, W) mask on the image grid → bool (S/4, S/4) on the decoder's mask-prompt grid
+    (area-resampled, ≥ half covered; an object too small for that keeps the cells it touches)."""
+    array = np.asarray(mask)
+    if array.shape != tuple(image_hw):
+        raise PromptError(
+            f"the mask prompt has shape {array.shape} but the image is {image_hw[0]}×{image_hw[1]} (rows×columns); "
+            "pass the mask of this image (for a volume, the mask of the slice being segmented)."
+        )
+    array = array.astype(bool)
+    if not array.any():
+        raise PromptError("the mask prompt is empty (no object pixels); pass a mask that contains the object.")
+    low = image_size // 4
+    coverage = torch.nn.functional.interpolate(
+        torch.from_numpy(array.astype(np.float32))[None, None], size=(low, low), mode="bilinear", antialias=True,
+        align_corners=False,
+    )[0, 0].numpy()
+    binary = coverage >= 0.5
+    return binary if binary.any() else coverage > 0
+
+
+def mask_bounding_box(mask: np.ndarray) -> list[float]:
+    """[x0, y0, x1, y1] around the True pixels of a 2D mask (exclusive upper corner)."""
+    rows, cols = np.nonzero(mask)
+    return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
