@@ -155,6 +155,13 @@ def test_full_run_writes_everything_and_resumes(tmp_path, tiny_model):
     for name in ("radar.png", "risk_coverage.png", "bar_auroc.png", "bar_brier.png"):
         assert (out / "blobs" / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "summary.md").is_file() and (out / "blobs" / "laplace_posterior.json").is_file()
+    images = _rows(out / "blobs" / "images.csv")  # one image-level row per image × method (issue 13)
+    assert len(images) == len(_rows(out / "blobs" / "review_coverage.csv")) == 2 * len(methods)
+    assert {r["object"] for r in images} == {"*"} and all(r["objects"] == "2" for r in images)
+    assert all(0 <= float(r["coverage_top1"]) <= float(r["coverage_top10"]) <= 1 for r in images if r["coverage_top1"] != "nan")
+    assert "Image level" in summary and "coverage_top10" in summary and "Pooled over every object" in summary
+    assert "interior_auroc" in summary and "object_score" in rows[0]
+    assert (out / "blobs" / "plots" / "review_coverage.png").is_file() and (out / "blobs" / "plots" / "bar_coverage_top3.png").is_file()
 
     before = (out / "blobs" / "results.csv").read_bytes()
     again = list(run_evaluation([data], **kwargs))

@@ -35,6 +35,10 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--laplace-posterior", default=None, help="a Laplace posterior file (save_laplace)")
     parser.add_argument("--ct", choices=("auto", "always", "never"), default="auto", help="CT normalisation of volumes")
     parser.add_argument("--reference", default="ruac", help="method the Wilcoxon tests compare against")
+    parser.add_argument(
+        "--band", type=float, default=2.0,
+        help="px around the true boundary that interior AUROC/Pearson and the review coverage leave out",
+    )  # fmt: skip
     return parser
 
 
@@ -53,6 +57,7 @@ def settings_from_args(args: argparse.Namespace) -> EvaluationSettings:
         laplace_posterior=args.laplace_posterior,
         ct=args.ct,
         reference=args.reference,
+        band=args.band,
         method_options={"tta_set": args.tta_set, "laplace_mode": args.laplace_mode},
     )
 

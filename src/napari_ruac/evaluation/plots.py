@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
-from .tables import COVERAGE_GRID, LOWER_IS_BETTER
+from .tables import COVERAGE_GRID, LOWER_IS_BETTER, NO_DIRECTION
 
 RADAR_METRICS = ("auroc", "pavpu", "aurc", "ece", "brier", "pearson", "pearson_roi", "iou", "boundary_iou")
 
@@ -42,7 +42,7 @@ def bar_plots(summary: dict, folder: Path, metrics: tuple[str, ...]) -> list[Pat
         axes.bar(positions, np.nan_to_num(means), yerr=np.nan_to_num(stds), color="#4c72b0", capsize=3)
         axes.set_xticks(positions, methods, rotation=30, ha="right")
         better = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
-        axes.set_title(f"{metric} ({better})")
+        axes.set_title(metric if metric in NO_DIRECTION else f"{metric} ({better})")
         paths.append(_save(figure, folder / f"bar_{metric}.png"))
     return paths
 
@@ -79,5 +79,18 @@ def risk_coverage_plot(curves: dict[str, np.ndarray], path: Path) -> Path:
     axes.set_xlabel("coverage (fraction of pixels kept, least uncertain first)")
     axes.set_ylabel("risk (error rate of kept pixels)")
     axes.set_title("risk–coverage (lower is better)")
+    axes.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def review_coverage_plot(curves: dict[str, np.ndarray], path: Path) -> Path:
+    """Mean share of the substantive error held by the top-k review regions vs k, per method."""
+    figure, axes = _figure(5.5, 4.0)
+    for method, values in curves.items():
+        axes.plot(np.arange(len(values)), values, marker="o", ms=2.5, label=method)
+    axes.set_xlabel("review regions looked at (k, ranked as the review widget lists them)")
+    axes.set_ylabel("substantive error covered")
+    axes.set_ylim(0.0, 1.02)
+    axes.set_title("review coverage (higher is better)")
     axes.legend(fontsize=8)
     return _save(figure, path)

@@ -3,7 +3,9 @@ every metric per row, summaries and plots per dataset and overall — as a gener
 progress events, resumable (finished rows are read back and skipped; every write is atomic).
 
 Output layout (OUT/): ``<dataset>/results.csv`` (one row per image × object × method),
-``<dataset>/risk_coverage.csv``, ``<dataset>/summary.{csv,md}``, ``<dataset>/plots/*.png``,
+``<dataset>/risk_coverage.csv``, ``<dataset>/images.csv`` + ``review_coverage.csv`` (one row per
+image × method: object ρ, failed-object AUROC, top-k review coverage of the substantive error),
+``<dataset>/summary.{csv,md}``, ``<dataset>/plots/*.png``,
 ``<dataset>/laplace_posterior.{safetensors,json}`` (when fitted), ``summary.{csv,md}``.
 """
 
@@ -25,7 +27,19 @@ from .datasets import Item, find_pairs, iter_items
 from .gt_prompts import box_of, make_prompt, object_rng
 from .objects import split_objects
 from .report import dataset_level_rows, write_summary
-from .tables import COVERAGE_GRID, CURVE_COLUMNS, RESULT_COLUMNS, curve_values, read_rows, risk_at_coverage, row_key, write_rows
+from .image_level import ImageAccumulator, pooled_object_metrics
+from .tables import (
+    COVERAGE_COLUMNS,
+    CURVE_COLUMNS,
+    IMAGE_COLUMNS,
+    IMAGE_KEYS,
+    RESULT_COLUMNS,
+    curve_values,
+    read_rows,
+    risk_at_coverage,
+    row_key,
+    write_rows,
+)
 
 
 @dataclass
@@ -44,6 +58,7 @@ class EvaluationSettings:
     laplace_posterior: str | None = None  # or a saved posterior file
     ct: str = "auto"  # CT normalisation of volumes: auto (NIfTI) | always | never
     reference: str = "ruac"
+    band: float = 2.0  # px around the true boundary the interior metrics and the review coverage leave out
     method_options: dict = field(default_factory=dict)  # e.g. tta_set, laplace_mode
 
 
@@ -115,43 +130,70 @@ def _fit_laplace(model, items: list[Item], settings: EvaluationSettings, folder:
     return posterior
 
 
-def _evaluate_item(predictor, item: Item, objects, settings, done: set) -> tuple[list, list]:
-    """Predict and score every (object, method) of one item that is not finished yet."""
+def _methods_to_run(item: Item, objects, settings, done: set, done_images: set) -> list[str]:
+    """The methods of this item with a missing object row or a missing image row (rerun whole)."""
+    todo = []
+    for name in settings.methods:
+        keys = {(item.dataset, item.image_id, o, name) for o, _ in objects}
+        if keys - done or (objects and (item.dataset, item.image_id, "*", name) not in done_images):
+            todo.append(name)
+    return todo
+
+
+def _evaluate_item(predictor, item: Item, objects, settings, methods: list[str]) -> tuple[list, list, list, list]:
+    """Predict and score every object of one item with ``methods``: object rows, risk curves,
+    and per method one image-level row and its review-coverage curve."""
     predictor.set_image(item.image, value_range=item.value_range)
     rows, curves = [], []
     hw = item.image.shape[:2]
+    images = {name: ImageAccumulator(hw) for name in methods}
     for object_id, mask in objects:
         rng = object_rng(settings.seed, item.dataset, item.image_id, object_id)
         prompt = make_prompt(mask, settings.prompt, rng, settings.points)
-        for name in settings.methods:
+        for name in methods:
             key = (item.dataset, item.image_id, object_id, name)
-            if key in done:
-                continue
             base, refine = _split_method(name)
             start = time.perf_counter()
             prediction = predictor.predict(**prompt, method=base, refine=refine, image_hw=hw)
             seconds = time.perf_counter() - start
-            scores = evaluate(prediction.probability, prediction.uncertainty, mask, prediction=prediction.mask)
+            scores = evaluate(prediction.probability, prediction.uncertainty, mask, prediction=prediction.mask, band=settings.band)
             head = dict(zip(("dataset", "image", "object", "method"), key))
             rows.append({**head, "area": int(mask.sum()), "prompt": settings.prompt, "seconds": seconds, **scores})
             risk = risk_at_coverage(prediction.uncertainty, prediction.mask != mask)
             curves.append({**head, **dict(zip(CURVE_COLUMNS[4:], risk.tolist()))})
-    return rows, curves
+            images[name].add(prediction.mask, prediction.uncertainty, mask, scores["object_score"], scores["iou"])
+    image_rows, coverage_rows = [], []
+    for name, accumulator in images.items():
+        if not objects:
+            continue
+        head = {"dataset": item.dataset, "image": item.image_id, "object": "*", "method": name}
+        values, curve = accumulator.result(settings.band)
+        image_rows.append({**head, **values})
+        coverage_rows.append({**head, **dict(zip(COVERAGE_COLUMNS[4:], curve.tolist()))})
+    return rows, curves, image_rows, coverage_rows
 
 
-def _dataset_report(folder: Path, name: str, rows: list[dict], curves: list[dict], settings, notes) -> tuple[list[Path], dict]:
+def _dataset_report(folder: Path, name: str, rows, curves, image_rows, coverage_rows, settings, notes) -> tuple[list[Path], dict]:
     methods = list(settings.methods)
-    csv_path, md_path, summary = write_summary(folder, f"Evaluation of {name}", rows, methods, settings.reference, notes)
+    pooled = pooled_object_metrics(rows, methods)
+    csv_path, md_path, summary = write_summary(
+        folder, f"Evaluation of {name}", rows, methods, settings.reference, notes, image_rows=image_rows, pooled=pooled
+    )
     plot_dir = folder / "plots"
     paths = [csv_path, md_path]
-    paths += plots.bar_plots(summary, plot_dir, EVALUATE_KEYS)
+    paths += plots.bar_plots(summary, plot_dir, EVALUATE_KEYS + IMAGE_KEYS)
     paths.append(plots.radar_plot(summary, plot_dir / "radar.png"))
-    mean_curves = {}
+    mean_curves, mean_coverage = {}, {}
     for method in methods:
         values = [curve_values(c) for c in curves if c["method"] == method]
         if values:
             mean_curves[method] = np.nanmean(np.stack(values), axis=0)
+        values = [curve_values(c, COVERAGE_COLUMNS) for c in coverage_rows if c["method"] == method]
+        values = [v for v in values if np.isfinite(v).all()]  # images without substantive error have no curve
+        if values:
+            mean_coverage[method] = np.mean(np.stack(values), axis=0)
     paths.append(plots.risk_coverage_plot(mean_curves, plot_dir / "risk_coverage.png"))
+    paths.append(plots.review_coverage_plot(mean_coverage, plot_dir / "review_coverage.png"))
     return paths, summary
 
 
@@ -190,11 +232,11 @@ def run_evaluation(
     summaries, done_pairs, written = {}, 0, []
     for name, _, pairs in datasets:
         folder = out / name
-        results_path, curves_path = folder / "results.csv", folder / "risk_coverage.csv"
-        rows, curves = read_rows(results_path), read_rows(curves_path)
+        paths = {kind: folder / f"{kind}.csv" for kind in ("results", "risk_coverage", "images", "review_coverage")}
+        rows, curves = read_rows(paths["results"]), read_rows(paths["risk_coverage"])
+        image_rows, coverage_rows = read_rows(paths["images"]), read_rows(paths["review_coverage"])
         done = {row_key(r) for r in rows} & {row_key(c) for c in curves}
-        rows = [r for r in rows if row_key(r) in done]
-        curves = [c for c in curves if row_key(c) in done]
+        done_images = {row_key(r) for r in image_rows} & {row_key(c) for c in coverage_rows}
         method_options = dict(options)
         notes = [f"prompt: {settings.prompt}; seed {settings.seed}; methods: {', '.join(settings.methods)}"]
         fit_ids: set[str] = set()
@@ -213,22 +255,31 @@ def run_evaluation(
                 if item.image_id in fit_ids:
                     continue
                 objects = split_objects(item.mask, settings.min_area, settings.object_mode)
-                keys = {(name, item.image_id, o, m) for o, _ in objects for m in settings.methods}
+                todo = _methods_to_run(item, objects, settings, done, done_images)
                 new_rows: list[dict] = []
-                if keys - done:
-                    new_rows, new_curves = _evaluate_item(predictor, item, objects, settings, done)
-                    rows += new_rows
-                    curves += new_curves
+                if todo:
+                    new_rows, new_curves, new_images, new_coverage = _evaluate_item(predictor, item, objects, settings, todo)
+                    stale = {(name, item.image_id, m) for m in todo}  # rerun whole: drop the old rows of these methods
+                    rows, curves, image_rows, coverage_rows = (
+                        [r for r in table if (r["dataset"], r["image"], r["method"]) not in stale] + new
+                        for table, new in (
+                            (rows, new_rows), (curves, new_curves), (image_rows, new_images), (coverage_rows, new_coverage)
+                        )
+                    )  # fmt: skip
                     done |= {row_key(r) for r in new_rows}
-                    write_rows(results_path, rows, RESULT_COLUMNS)
-                    write_rows(curves_path, curves, CURVE_COLUMNS)
+                    done_images |= {row_key(r) for r in new_images}
+                    write_rows(paths["results"], rows, RESULT_COLUMNS)
+                    write_rows(paths["risk_coverage"], curves, CURVE_COLUMNS)
+                    write_rows(paths["images"], image_rows, IMAGE_COLUMNS)
+                    write_rows(paths["review_coverage"], coverage_rows, COVERAGE_COLUMNS)
+                keys = len(objects) * len(settings.methods)
                 yield {
                     "event": "item", "dataset": name, "image": item.image_id, "objects": len(objects),
-                    "computed": len(new_rows), "skipped": len(keys) - len(new_rows), "done": done_pairs, "total": total,
+                    "computed": len(new_rows), "skipped": keys - len(new_rows), "done": done_pairs, "total": total,
                 }  # fmt: skip
             done_pairs += 1
             yield {"event": "pair", "dataset": name, "pair": pair.stem, "done": done_pairs, "total": total}
-        paths, summary = _dataset_report(folder, name, rows, curves, settings, notes)
+        paths, summary = _dataset_report(folder, name, rows, curves, image_rows, coverage_rows, settings, notes)
         summaries[name] = summary
         written += paths
         yield {"event": "dataset", "dataset": name, "rows": len(rows), "files": [str(p) for p in paths]}
@@ -237,7 +288,8 @@ def run_evaluation(
     if len(summaries) < 2:
         notes.append("one dataset: no test across datasets (see the dataset's own summary for per-image tests)")
     csv_path, md_path, _ = write_summary(
-        out, "Evaluation across datasets", overall, list(settings.methods), settings.reference, notes, len(summaries) >= 2
-    )
+        out, "Evaluation across datasets", overall, list(settings.methods), settings.reference, notes, len(summaries) >= 2,
+        metrics=EVALUATE_KEYS + IMAGE_KEYS,
+    )  # fmt: skip
     written += [csv_path, md_path]
     yield {"event": "done", "out": str(out), "files": [str(p) for p in written]}

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
-from ..metrics import EVALUATE_KEYS
+from ..metrics import EVALUATE_KEYS, TOP_K
 
 KEY_COLUMNS = ("dataset", "image", "object", "method")
 INFO_COLUMNS = ("area", "prompt", "seconds")
@@ -18,6 +18,13 @@ RESULT_COLUMNS = KEY_COLUMNS + INFO_COLUMNS + EVALUATE_KEYS
 COVERAGE_GRID = np.linspace(0.0, 1.0, 41)[1:]  # 2.5 % … 100 %
 CURVE_COLUMNS = KEY_COLUMNS + tuple(f"risk@{c:.3f}" for c in COVERAGE_GRID)
 LOWER_IS_BETTER = frozenset({"aurc", "excess_aurc", "ece", "brier"})
+NO_DIRECTION = frozenset({"mean_uncertainty", "object_score"})  # descriptive: neither end is better
+#: Image-level rows (image_level.py): one per image × method, object "*".
+IMAGE_KEYS = ("object_rho", "failed_auroc", *(f"coverage_top{k}" for k in TOP_K))
+IMAGE_COLUMNS = KEY_COLUMNS + ("objects", "regions", "substantive_error_px") + IMAGE_KEYS
+#: The review-coverage curve per image × method: k = 0 … COVERAGE_K regions (the last value repeats).
+COVERAGE_K = 20
+COVERAGE_COLUMNS = KEY_COLUMNS + tuple(f"top{k}" for k in range(COVERAGE_K + 1))
 
 
 def row_key(row: dict) -> tuple[str, str, str, str]:
@@ -67,5 +74,5 @@ def risk_at_coverage(uncertainty: np.ndarray, error: np.ndarray) -> np.ndarray:
     return np.interp(COVERAGE_GRID, coverage, risk)
 
 
-def curve_values(row: dict) -> np.ndarray:
-    return np.array([number(row.get(c)) for c in CURVE_COLUMNS[len(KEY_COLUMNS) :]])
+def curve_values(row: dict, columns: tuple[str, ...] = CURVE_COLUMNS) -> np.ndarray:
+    return np.array([number(row.get(c)) for c in columns[len(KEY_COLUMNS) :]])

@@ -11,6 +11,8 @@ from ._inputs import MetricUndefinedWarning, binary, same_shape, select, unit_in
 from .calibration import brier, ece
 from .correlation import pearson, pearson_roi
 from .errors import predicted_mask
+from .interior import DEFAULT_BAND, interior_auroc, interior_pearson
+from .object_level import object_score
 from .overlap import boundary_iou, dice, iou
 from .pavpu import DEFAULT_PATCH, DEFAULT_UNCERTAINTY_THRESHOLD, pavpu_curve
 from .ranking import auroc, aurc, excess_aurc
@@ -21,6 +23,8 @@ PAVPU_GRID = np.linspace(0.0, 1.0, 101)
 #: The keys of evaluate()'s dict, in order. Higher is better except aurc, excess_aurc, ece, brier.
 EVALUATE_KEYS = (
     "auroc",  # uncertainty vs binary error (prediction != target)
+    "interior_auroc",  # the same beyond `band` px of the true boundary (substantive errors)
+    "interior_pearson",  # ρ(U, |P - M|) beyond the band
     "pavpu",  # at u_T = uncertainty_threshold (default 0.5), 4x4 patches
     "pavpu_max",  # best PAvPU over u_T in 0, 0.01, ..., 1
     "aurc",  # risk-coverage with binary error, lower is better
@@ -34,6 +38,7 @@ EVALUATE_KEYS = (
     "boundary_iou",
     "accuracy",  # pixel accuracy of the prediction
     "mean_uncertainty",
+    "object_score",  # mean U over the mask, its rim and attached uncertain parts (object_level)
 )
 
 
@@ -47,11 +52,13 @@ def evaluate(
     patch=DEFAULT_PATCH,
     uncertainty_threshold: float = DEFAULT_UNCERTAINTY_THRESHOLD,
     bins: int = 10,
+    band: float = DEFAULT_BAND,
 ) -> dict[str, float]:
     """All metrics (EVALUATE_KEYS) for one image or volume; prediction defaults to P > 0.5.
 
     Undefined values (e.g. AUROC of a perfect prediction, Pearson of a constant map) are nan,
     without warnings: callers aggregate with nan-aware means. Works on 2D and (Z, Y, X).
+    ``band``: the px around the true boundary the interior metrics leave out.
     """
     probability = unit_interval(probability, "probability")
     uncertainty = unit_interval(uncertainty, "uncertainty")
@@ -73,6 +80,8 @@ def evaluate(
             accuracy = mean_uncertainty = float("nan")
         results = {
             "auroc": auroc(uncertainty, error, valid),
+            "interior_auroc": interior_auroc(uncertainty, prediction, target, band, valid),
+            "interior_pearson": interior_pearson(uncertainty, probability, target, band, valid),
             "pavpu": float(pavpu_values[-1]),
             "pavpu_max": float(np.max(pavpu_values[:-1])),
             "aurc": aurc(uncertainty, error, valid),
@@ -86,5 +95,6 @@ def evaluate(
             "boundary_iou": boundary_iou(prediction, target, None, valid),
             "accuracy": accuracy,
             "mean_uncertainty": mean_uncertainty,
+            "object_score": object_score(prediction, uncertainty),
         }
     return {key: float(results[key]) for key in EVALUATE_KEYS}
