@@ -18,7 +18,7 @@ import numpy as np
 from .inference import ImagePredictor, VolumePredictor
 from .inference.prompts import PromptError
 from .models.preprocess import check_not_constant
-from .io import ImageData, output_path, overlay_png, read_image, write_image
+from .io import ImageData, check_output_folder, output_folder, output_path, overlay_png, read_image, write_image
 from .models.ruac_model import RUACModel
 
 
@@ -78,9 +78,16 @@ def iter_segmentation(
     """Segment one object. For a 2D image ``prompts`` is ``dict(box=..., points=..., labels=...)``;
     for a volume it is ``{z: dict(...)}`` and the object is propagated through z (unless
     ``propagate=False``: then only the prompted slices are segmented)."""
+    folder = Path(out_dir) if out_dir is not None else None
+    if folder is not None:
+        check_output_folder(folder)  # before reading and computing: an unusable folder fails first
     data = image if isinstance(image, ImageData) else read_image(image)
-    folder = Path(out_dir) if out_dir is not None else (data.path.parent if data.path else Path.cwd())
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = folder if folder is not None else (data.path.parent if data.path else Path.cwd())
+    with output_folder(folder) as folder:  # a failed run leaves no empty folder behind
+        yield from _segment(data, model, prompts, folder, method, intensity, propagate, overlay, options)
+
+
+def _segment(data, model, prompts, folder, method, intensity, propagate, overlay, options):
     if data.is_volume:
         if not prompts or not all(isinstance(z, (int, np.integer)) for z in prompts):
             raise PromptError("for a volume give prompts per slice: {z: dict(box=[x0, y0, x1, y1])} (CLI: --slice Z).")

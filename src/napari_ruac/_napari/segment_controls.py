@@ -104,6 +104,17 @@ class SegmentControls(QWidget):
             self.model.setItemText(index, label)
         self.model.setCurrentIndex(index)
 
+    def show_method_readiness(self, readiness: dict[str, str | None]) -> None:
+        """Grey out the methods the loaded model cannot run, with why (and how to fix it) as the tooltip."""
+        items = self.method.model()
+        for index in range(self.method.count()):
+            reason = readiness.get(self.method.itemText(index))
+            item = items.item(index)
+            item.setEnabled(reason is None)
+            item.setToolTip(reason or "")
+        if readiness.get(self.method.currentText()) is not None:
+            self.method.setCurrentText("ruac")
+
     def set_running(self, running: bool) -> None:
         """While a job runs only Cancel is active."""
         for button in (self.segment_slice, self.segment_volume, self.commit, self.clear, self.load):

@@ -15,6 +15,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
 from ..inference.volume_predictor import VolumePredictor
+from ..uq import method_readiness
 from .keys import KEYS, bind_keys, unbind_keys  # noqa: F401  (KEYS: the documented key map)
 from .layer_geometry import check_yx_displayed, is_volume, layer_array, leading_index, spatial_shape
 from .model_choice import BROWSE, CHECKPOINT_FILTER, ModelEntry, load_model_job, move_model_job
@@ -192,6 +193,7 @@ class SegmentWidget(QWidget):
         info = model.info
         self.controls.show_loaded_model(f"{info.name} (loaded)", source)
         self.controls.model_info.setText(f"{info.name} · {model.image_size}px · {model.device} · {info.source}")
+        self.controls.show_method_readiness(method_readiness(model))
         self.status.setText(f"Model {info.name} ready.")
 
     def _on_model_activated(self, index: int) -> None:

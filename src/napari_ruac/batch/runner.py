@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ..io import format_of
+from ..io import check_output_folder, format_of
 from ..models import RUACModel
 from ..uq import get_method
 from .events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
@@ -110,11 +110,15 @@ def iter_batch(
         raise TypeError("with a Dask scheduler every worker builds its own model: pass model=ModelSpec(...) or a name.")
     rule = rule or ReviewRule()
     settings = BatchSettings(out_dir, source, method, intensity, dict(options), rule)
+    model_settings = _model_settings(model)
+    check_output_folder(out_dir)
+    if scheduler is None and isinstance(model, ModelSpec):
+        model = model.load()  # before anything is written: a model that fails to load leaves no trace in --out
     out_dir.mkdir(parents=True, exist_ok=True)
     with run_lock(out_dir):
         check_settings(
             out_dir,
-            dict(model=_model_settings(model), method=method, intensity=intensity, options=options,
+            dict(model=model_settings, method=method, intensity=intensity, options=options,
                  prompts=source.describe(), rule=rule.__dict__),
             overwrite,
         )  # fmt: skip

@@ -96,7 +96,8 @@ def remove_temporaries(out_dir: Path) -> list[Path]:
 
 
 def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> None:
-    """Record the run's settings; a folder holding a run with other settings is an error unless ``overwrite``."""
+    """Record the run's settings; a folder holding finished volumes of a run with other settings is an
+    error unless ``overwrite`` (a run that finished nothing, e.g. its model failed to load, binds nothing)."""
     path = state_dir(out_dir) / "settings.json"
     normal = json.loads(json.dumps(settings, default=str))
     if path.is_file() and not overwrite:
@@ -104,7 +105,8 @@ def check_settings(out_dir: Path, settings: dict, overwrite: bool) -> None:
             previous = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             previous = None
-        if previous is not None and previous != normal:
+        finished = any(marker_path(out_dir, "x").parent.glob("*.json"))
+        if previous is not None and previous != normal and finished:  # nothing finished: nothing to protect
             changed = sorted(k for k in set(previous) | set(normal) if previous.get(k) != normal.get(k))
             raise BatchStateError(
                 f"{out_dir} holds a batch run with other settings (changed: {', '.join(changed)}). "

@@ -4,6 +4,7 @@
 ``write_image(path, result, like=image)`` writes a mask or uncertainty map that lines up with it.
 """
 
+from .folders import OutputFolderError, check_output_folder, output_folder
 from .image_data import ImageData, ImageReadError, ImageWriteError
 from .images import default_suffix, format_of, output_path, read_image, write_image
 from .overlay import overlay_png
@@ -12,8 +13,11 @@ __all__ = [
     "ImageData",
     "ImageReadError",
     "ImageWriteError",
+    "OutputFolderError",
+    "check_output_folder",
     "default_suffix",
     "format_of",
+    "output_folder",
     "output_path",
     "overlay_png",
     "read_image",

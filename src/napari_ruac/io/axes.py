@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .image_data import ImageReadError
+from .naming import argument
 
 CHANNEL_LETTERS = "CS"
 
@@ -33,7 +34,7 @@ def guess_axes(shape: tuple[int, ...], path: Path, channel_axis: int | None = No
         return "ZYXC"
     raise ImageReadError(
         f"{path} has shape {shape}; cannot tell which axes are z, y, x or channels. "
-        "Pass channel_axis=… to read_image, or save it as (Z, Y, X), (Y, X) or (Y, X, C)."
+        f"Say which axis holds channels with {argument('channel_axis', 'N')}, or save it as (Z, Y, X), (Y, X) or (Y, X, C)."
     )
 
 
@@ -42,10 +43,10 @@ def rename_channel_axis(axes: str, channel_axis: int | None, path: Path) -> str:
     if channel_axis is None:
         return axes
     if not -len(axes) <= channel_axis < len(axes):
-        raise ImageReadError(f"channel_axis={channel_axis} is outside the {len(axes)} axes ({axes}) of {path}.")
+        raise ImageReadError(f"{argument('channel_axis', channel_axis)} is outside the {len(axes)} axes ({axes}) of {path}.")
     position = channel_axis % len(axes)
     if axes[position] in "YX":
-        raise ImageReadError(f"channel_axis={channel_axis} points at the {axes[position]} axis of {path} ({axes}).")
+        raise ImageReadError(f"{argument('channel_axis', channel_axis)} points at the {axes[position]} axis of {path} ({axes}).")
     return axes[:position] + "C" + axes[position + 1 :]
 
 
@@ -81,13 +82,13 @@ def to_our_axes(
         if timepoint is None:
             raise ImageReadError(
                 f"{path} is a time series with {count} time points (axes {axes}, shape {data.shape}); "
-                f"pick one with read_image(path, timepoint=N), N in 0…{count - 1}."
+                f"pick one with {argument('timepoint', 'N')}, N in 0…{count - 1}."
             )
         if not 0 <= timepoint < count:
-            raise ImageReadError(f"timepoint={timepoint} is outside 0…{count - 1} for {path}.")
+            raise ImageReadError(f"{argument('timepoint', timepoint)} is outside 0…{count - 1} for {path}.")
         data, axes = _select(data, axes, "T", timepoint)
     elif timepoint not in (None, 0):
-        raise ImageReadError(f"timepoint={timepoint} given, but {path} has no time axis (axes {axes}).")
+        raise ImageReadError(f"{argument('timepoint', timepoint)} given, but {path} has no time axis (axes {axes}).")
     channel_axes = [letter for letter in axes if letter in CHANNEL_LETTERS]
     if len(channel_axes) > 1:
         raise ImageReadError(
@@ -98,12 +99,12 @@ def to_our_axes(
         count = data.shape[axes.index(letter)]
         if channel is not None:
             if not 0 <= channel < count:
-                raise ImageReadError(f"channel={channel} is outside 0…{count - 1} for {path} (axes {axes}).")
+                raise ImageReadError(f"{argument('channel', channel)} is outside 0…{count - 1} for {path} (axes {axes}).")
             data, axes = _select(data, axes, letter, channel)
         else:
             data, axes = np.moveaxis(data, axes.index(letter), -1), axes.replace(letter, "") + "C"
     elif channel not in (None, 0):
-        raise ImageReadError(f"channel={channel} given, but {path} has a single channel (axes {axes}).")
+        raise ImageReadError(f"{argument('channel', channel)} given, but {path} has a single channel (axes {axes}).")
     stacks = [letter for letter in axes if letter not in "YXC"]
     if len(stacks) > 1:
         raise ImageReadError(

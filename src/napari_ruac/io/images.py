@@ -14,6 +14,7 @@ import numpy as np
 from . import nifti, plain, tiff
 from .atomic import atomic_path, full_suffix
 from .image_data import ImageData, ImageReadError, ImageWriteError
+from .naming import argument
 from .values import as_kind, check_kind
 
 SUFFIX_FORMATS = {
@@ -55,7 +56,7 @@ def read_image(
         raise ImageReadError(f"{path} is empty (0 bytes); the copy or export failed, write it again.")
     if format_name == "nifti":
         if channel_axis is not None or channel not in (None, 0):
-            raise ImageReadError(f"{path} is NIfTI (one value per voxel): channel_axis/channel do not apply.")
+            raise ImageReadError(f"{path} is NIfTI (one value per voxel): {argument('channel_axis')} and {argument('channel')} do not apply.")
         return nifti.read_nifti(path, timepoint=timepoint)
     if format_name == "tiff":
         return tiff.read_tiff(path, channel_axis=channel_axis, channel=channel, timepoint=timepoint)

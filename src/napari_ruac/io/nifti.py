@@ -13,6 +13,7 @@ import nibabel as nib
 import numpy as np
 
 from .image_data import ImageData, ImageReadError, ImageWriteError
+from .naming import argument
 
 # Index (z, y, x) in our order → (x, y, z) in the file's order; the permutation is its own inverse.
 SWAP_XZ = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
@@ -59,14 +60,14 @@ def _volume_index(path: Path, shape: tuple[int, ...], timepoint: int | None) -> 
         if timepoint is None:
             raise ImageReadError(
                 f"{path} is a 4D NIfTI holding {count} volumes (shape {shape}); segmentation works on one 3D "
-                f"volume. Pick one: read_image(path, timepoint=N) with N in 0…{count - 1}, or extract it "
+                f"volume. Pick one with {argument('timepoint', 'N')}, N in 0…{count - 1}, or extract it "
                 "first, e.g. `fslroi in.nii.gz out.nii.gz N 1`."
             )
         if not 0 <= timepoint < count:
-            raise ImageReadError(f"timepoint={timepoint} is outside 0…{count - 1} for the 4D NIfTI {path}.")
+            raise ImageReadError(f"{argument('timepoint', timepoint)} is outside 0…{count - 1} for the 4D NIfTI {path}.")
         index = (slice(None),) * 3 + (timepoint,) + (0,) * (len(shape) - 4)
     elif timepoint not in (None, 0):
-        raise ImageReadError(f"timepoint={timepoint} given, but {path} holds a single volume (shape {shape}).")
+        raise ImageReadError(f"{argument('timepoint', timepoint)} given, but {path} holds a single volume (shape {shape}).")
     else:
         index = (slice(None),) * min(len(shape), 3) + (0,) * max(0, len(shape) - 3)
     spatial = 2 if len(shape) == 2 or shape[2] == 1 else 3

@@ -135,9 +135,13 @@ def load_model(
         result = _load_ruac(path, torch.device("cpu"), pretrained, progress)
         if image_size is not None and image_size != result.image_size:
             raise ValueError(f"{path} was trained at image size {result.image_size}; it cannot run at {image_size}.")
-    elif path.suffix in (".pt", ".pth", ".ckpt") or path.is_file():
+    elif path.suffix in (".pt", ".pth", ".ckpt", ".safetensors", ".json") or path.is_file() or len(path.parts) > 1:
+        if path.is_dir():
+            raise ckpt.CheckpointError(f"{path} is a folder without a napari-ruac checkpoint (.safetensors + .json) in it.")
         if not path.is_file():
-            raise ckpt.CheckpointError(f"checkpoint {path} does not exist.")
+            raise ckpt.CheckpointError(
+                f"checkpoint {path} does not exist; check the path, or give a model name (see `napari-ruac info`)."
+            )
         obj = ckpt.read_torch_file(path)
         if isinstance(obj, dict) and isinstance(obj.get("ruac_config"), dict):
             result = _from_training_checkpoint(obj, path)

@@ -14,6 +14,7 @@ from .base import (
     UnknownMethodError,
     available_methods,
     get_method,
+    method_readiness,
     register_method,
 )
 from . import confidence, ruac  # noqa: F401  (registration)
@@ -29,5 +30,6 @@ __all__ = [
     "UnknownMethodError",
     "available_methods",
     "get_method",
+    "method_readiness",
     "register_method",
 ]

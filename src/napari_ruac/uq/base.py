@@ -98,9 +98,18 @@ class Method(ABC):
     description: str = ""
     supports_volume: bool = True  # whether VolumePredictor can run it slice by slice
     uncertainty_is_entropy: bool = True  # False for methods whose map is not H(probability)
+    needs_head: str | None = None  # an extra head the model must carry (model.extras[...]), e.g. "laplace"
+    needs_what: str = ""  # that head in words ("a fitted Laplace posterior")
+    how_to_get: str = ""  # how a user gets it
 
     @abstractmethod
     def run(self, ctx: MethodContext, prompts: PromptBatch) -> MethodOutput: ...
+
+    def missing(self, model) -> str | None:
+        """Why ``model`` cannot run this method now (and how to fix it); None when it can."""
+        if self.needs_head is None or self.needs_head in getattr(model, "extras", {}):
+            return None
+        return f"needs {self.needs_what or f'a {self.needs_head} head'}, which this model does not have. {self.how_to_get}"
 
     def __repr__(self) -> str:
         return f"<method {self.name}>"
@@ -158,3 +167,8 @@ def get_method(name: str | Method) -> Method:
 
 def available_methods() -> list[str]:
     return list(_METHODS)
+
+
+def method_readiness(model) -> dict[str, str | None]:
+    """Every method's name → None if ``model`` can run it now, else why not and how to fix it."""
+    return {name: method.missing(model) for name, method in _METHODS.items()}

@@ -228,6 +228,9 @@ def resolve_posterior(model, options: MethodOptions) -> LaplacePosterior:
 
 class LaplaceMethod(HeadMethod):
     name = "laplace"
+    needs_head = "laplace"
+    needs_what = "a fitted Laplace posterior"
+    how_to_get = HOW_TO_FIT
     description = "last-layer diagonal Laplace (UncertSAM): N weight samples (default 16) or the GLM probit"
     default_samples = 16
 

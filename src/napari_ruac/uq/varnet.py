@@ -100,6 +100,9 @@ def resolve_varnet(model, options: MethodOptions) -> VarianceHead:
 
 class VarianceNetMethod(HeadMethod):
     name = "varnet"
+    needs_head = "varnet"
+    needs_what = "a trained variance network"
+    how_to_get = HOW_TO_TRAIN
     description = "variance network (UncertSAM): a trained head predicts a per-pixel variance (one pass)"
     uncertainty_is_entropy = False  # U comes from the predicted variance, not from H(probability)
 
