@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..models.ruac_model import ImageFeatures, RUACModel
-from ..uq import HeadMethod, MethodOptions, get_method
+from ..uq import HeadMethod, MethodOptions, one_pass_method
 from ..uq.suggest import ClickSuggestion, SuggestionError, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .image_predictor import _split_options
@@ -93,13 +93,7 @@ class VolumePredictor:
 
     @staticmethod
     def _volume_method(name) -> HeadMethod:
-        method = get_method(name)
-        if not isinstance(method, HeadMethod) or not method.supports_volume:
-            raise ValueError(
-                f"method {method.name!r} re-runs the model several times per image and is available for single "
-                "images only; for volumes use a one-pass method: ruac, ruac-mc, sam2, laplace or varnet."
-            )
-        return method
+        return one_pass_method(name, "volumes")
 
     # ---- public API --------------------------------------------------------------------
     def segment(

@@ -15,6 +15,7 @@ from .base import (
     available_methods,
     get_method,
     method_readiness,
+    one_pass_method,
     register_method,
 )
 from . import confidence, ruac  # noqa: F401  (registration)
@@ -29,6 +30,7 @@ __all__ = [
     "PromptBatch",
     "UnknownMethodError",
     "available_methods",
+    "one_pass_method",
     "get_method",
     "method_readiness",
     "register_method",

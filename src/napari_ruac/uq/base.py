@@ -172,3 +172,15 @@ def available_methods() -> list[str]:
 def method_readiness(model) -> dict[str, str | None]:
     """Every method's name → None if ``model`` can run it now, else why not and how to fix it."""
     return {name: method.missing(model) for name, method in _METHODS.items()}
+
+
+def one_pass_method(name: str | Method, task: str = "volumes") -> HeadMethod:
+    """The method ``name`` if it needs one decoder pass per prompt (what volume propagation and
+    segment-everything decode with); else a clear error naming the methods that do."""
+    method = get_method(name)
+    if not isinstance(method, HeadMethod) or not method.supports_volume:
+        raise ValueError(
+            f"method {method.name!r} re-runs the model several times per image and is available for single "
+            f"images only; for {task} use a one-pass method: ruac, ruac-mc, sam2, laplace or varnet."
+        )
+    return method

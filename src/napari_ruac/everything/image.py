@@ -1,0 +1,209 @@
+"""Segment everything in one 2D image: a grid of clicks per tile → batched decoding from the
+cached embedding → box refinement → quality, stability and overlap filters → labels.
+
+``EverythingRun`` is the work: iterate it for progress events (stop iterating to cancel), then
+``result()`` assembles whatever candidates are finished into consistent, non-overlapping labels.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from ..inference import ImagePredictor
+from ..inference.embedding_cache import EmbeddingCache
+from ..inference.volume_projection import grown_box
+from ..models.preprocess import check_image
+from ..models.ruac_model import RUACModel
+from ..uq import one_pass_method
+from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
+from .result import EverythingResult, Progress, object_rows
+from .seeds import object_seeds
+from .settings import EverythingError, EverythingSettings, tile_windows
+
+
+class EverythingRun:
+    """All objects of a 2D image (H, W) or (H, W, C); see ``EverythingSettings`` for the knobs.
+
+    ``predictor``: an ImagePredictor to reuse (its cache makes a second run with other grid
+    settings cost the decoder only); else one is made with ``method``, ``intensity``, ``cache``.
+    ``value_range``: the intensities mapped to [0, 1] (pass a volume's, to treat slices alike).
+    """
+
+    def __init__(
+        self,
+        model: RUACModel,
+        image: np.ndarray,
+        method: str = "ruac",
+        settings: EverythingSettings | dict | None = None,
+        intensity=None,
+        cache: EmbeddingCache | None = None,
+        predictor: ImagePredictor | None = None,
+        value_range: tuple[float, float] | None = None,
+        **options,
+    ) -> None:
+        self.method = one_pass_method(predictor.method if predictor is not None else method, "segment-everything").name
+        self.settings = EverythingSettings.parse(settings)
+        self.image = check_image(image)
+        self.shape = self.image.shape[:2]
+        self.model = model
+        self.predictor = predictor or ImagePredictor(model, method=self.method, intensity=intensity, cache=cache, **options)
+        self.value_range = value_range if value_range is not None else self.predictor.intensity.value_range(self.image)
+        self.candidates: list[Candidate] = []
+        self.decoded = 0  # prompts decoded (grid points + box refinements)
+        self.complete = False
+        self._covered = np.zeros(self.shape, bool)
+
+    # ---- plan --------------------------------------------------------------------------
+    def passes(self) -> list[tuple[tuple[int, int, int, int], bool]]:
+        """[(window, is_coarse)]: the tiles, and the coarse whole-image pass when tiled."""
+        s, (h, w) = self.settings, self.shape
+        tile = s.tile_size
+        if tile is None:
+            tile = self.model.image_size if max(h, w) > 1.25 * self.model.image_size else 0
+        if not tile or max(h, w) <= tile:
+            return [((0, 0, h, w), False)]
+        overlap = s.tile_overlap if s.tile_overlap is not None else tile // 4
+        if overlap >= tile:
+            raise EverythingError(f"tile_overlap ({overlap} px) must be smaller than tile_size ({tile} px)")
+        windows = [(window, False) for window in tile_windows((h, w), tile, overlap)]
+        return ([((0, 0, h, w), True)] if s.coarse else []) + windows
+
+    def _grid(self, window) -> np.ndarray:
+        y0, x0, y1, x1 = window
+        n = int(self.settings.points_per_side)
+        xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+        ys = y0 + (np.arange(n) + 0.5) * (y1 - y0) / n
+        return np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+
+    # ---- work --------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Progress]:
+        passes = self.passes()
+        if self._constant():
+            self.complete = True
+            yield Progress("decode", 1, 1, objects=0)
+            return
+        s = self.settings
+        for done, (window, coarse) in enumerate(passes):
+            y0, x0, y1, x1 = window
+            yield Progress("encode", done, len(passes), objects=len(self.candidates))
+            self.predictor.set_image(self.image[y0:y1, x0:x1], value_range=self.value_range)
+            foreground = self.predictor.predict(box=[0, 0, x1 - x0, y1 - y0]).probability > 0.5
+            self.decoded += 1
+            seeds = object_seeds(foreground, s.seed_distance, s.min_area) if s.seeds else []
+            seeds = [(box, c) for box, c in seeds if self._worth_decoding(box, c, window, coarse)]
+            for start in range(0, len(seeds), s.batch_size):
+                chunk = seeds[start : start + s.batch_size]
+                predictions = self.predictor.predict_batch(
+                    boxes=[box for box, _ in chunk], batch_size=s.batch_size
+                )
+                self.decoded += len(chunk)
+                self._accept(predictions, [box for box, _ in chunk], [c for _, c in chunk], window, coarse)
+                yield Progress("decode", done, len(passes), objects=len(self.candidates))
+            grid = self._grid(window)
+            local = (grid - np.array([x0, y0])).astype(int)
+            grid = grid[foreground[np.clip(local[:, 1], 0, y1 - y0 - 1), np.clip(local[:, 0], 0, x1 - x0 - 1)]]
+            for start in range(0, len(grid), s.batch_size):
+                chunk = grid[start : start + s.batch_size]
+                if s.skip_covered:
+                    rows = np.clip(chunk[:, 1].astype(int), 0, self.shape[0] - 1)
+                    cols = np.clip(chunk[:, 0].astype(int), 0, self.shape[1] - 1)
+                    chunk = chunk[~self._covered[rows, cols]]
+                if len(chunk):
+                    self._decode(chunk, window, coarse)
+                yield Progress("decode", done, len(passes), objects=len(self.candidates))
+        yield Progress("decode", len(passes), len(passes), objects=len(self.candidates))
+        self.complete = True
+
+    def _worth_decoding(self, box, centre, window, coarse: bool) -> bool:
+        """A seed already inside a found object is skipped (tiles overlap); the coarse pass only
+        decodes seeds too large for the tiles."""
+        if coarse and max(box[2] - box[0], box[3] - box[1]) <= self._overlap():
+            return False
+        if not self.settings.skip_covered:
+            return True
+        row = min(self.shape[0] - 1, int(centre[1]) + window[0])
+        col = min(self.shape[1] - 1, int(centre[0]) + window[1])
+        return not self._covered[row, col]
+
+    def _overlap(self) -> int:
+        s = self.settings
+        tile = s.tile_size or self.model.image_size
+        return s.tile_overlap if s.tile_overlap is not None else tile // 4
+
+    def _constant(self) -> bool:
+        return bool(np.ptp(self.image) == 0)
+
+    def _decode(self, points: np.ndarray, window, coarse: bool) -> None:
+        s = self.settings
+        y0, x0 = window[:2]
+        local = points - np.array([x0, y0], float)
+        predictions = self.predictor.predict_batch(
+            points=[[p] for p in local.tolist()], labels=[[1]] * len(local), batch_size=s.batch_size
+        )
+        self.decoded += len(local)
+        firsts = [(p, pred) for p, pred in zip(points, predictions) if pred.area >= s.min_area]
+        if s.refine_with_box and firsts:
+            boxes = [grown_box(pred.mask, margin=0.1, min_margin=2) for _, pred in firsts]
+            refined = self.predictor.predict_batch(boxes=boxes, batch_size=s.batch_size)
+            self.decoded += len(boxes)
+            firsts = [(p, r, b) for (p, _), r, b in zip(firsts, refined, boxes)]
+        else:
+            firsts = [(p, pred, None) for p, pred in firsts]
+        self._accept([r for _, r, _ in firsts], [b for _, _, b in firsts], [p for p, _, _ in firsts], window, coarse,
+                     local_points=False)
+
+    def _accept(self, predictions, boxes, points, window, coarse: bool, local_points: bool = True) -> None:
+        """Keep the predictions that pass the size, quality, stability and tile-edge filters."""
+        s = self.settings
+        y0, x0 = window[:2]
+        for pred, box, point in zip(predictions, boxes, points):
+            if pred.area < s.min_area or pred.iou < s.pred_iou_threshold:
+                continue
+            stability = stability_score(pred.probability)
+            if stability < s.stability_threshold or self._cut_by_tile(pred.mask, window, coarse):
+                continue
+            px, py = (point[0] + x0, point[1] + y0) if local_points else (point[0], point[1])
+            cand = crop_candidate(
+                pred.mask, pred.probability, pred.uncertainty, (y0, x0), s.margin,
+                predicted_iou=float(pred.iou), stability=stability,
+                prompt_box=[] if box is None else [box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0],
+                point=(float(px), float(py)),
+            )
+            if cand is None:
+                continue
+            self.candidates.append(cand)
+            wy0, wx0, wy1, wx1 = cand.window
+            self._covered[wy0:wy1, wx0:wx1] |= cand.mask
+
+    def _cut_by_tile(self, mask: np.ndarray, window, coarse: bool) -> bool:
+        """A fine tile's mask touching a tile edge inside the image is cut (another tile holds it whole);
+        the coarse pass keeps only objects too large for the tiles' overlap."""
+        y0, x0, y1, x1 = window
+        h, w = self.shape
+        if coarse:
+            overlap = self._overlap()
+            rows, cols = np.any(mask, 1), np.any(mask, 0)
+            extent = max(np.ptp(np.flatnonzero(rows)), np.ptp(np.flatnonzero(cols))) + 1
+            return extent <= overlap
+        edges = ((mask[0].any() and y0 > 0) or (mask[-1].any() and y1 < h)
+                 or (mask[:, 0].any() and x0 > 0) or (mask[:, -1].any() and x1 < w))
+        return bool(edges)
+
+    # ---- result ------------------------------------------------------------------------
+    def result(self) -> EverythingResult:
+        """Non-overlapping labels from the candidates found so far (consistent after a cancel too)."""
+        s = self.settings
+        kept = non_maximum_suppression(self.candidates, s.nms_threshold, s.containment)
+        labels, uncertainty, painted = paint(kept, self.shape, s.min_area)
+        return EverythingResult(
+            labels=labels,
+            uncertainty=uncertainty,
+            objects=object_rows(painted, uncertainty.ndim),
+            complete=self.complete,
+            method=self.method,
+            settings=s.as_dict(),
+            decoded=self.decoded,
+            candidates=len(self.candidates),
+        )

@@ -1,0 +1,90 @@
+"""The knobs of segment-everything, checked once with errors that say what to change."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+
+class EverythingError(ValueError):
+    """Settings or input segment-everything cannot use; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class EverythingSettings:
+    """How the automatic segmentation samples prompts and filters its candidates.
+
+    ``points_per_side``: grid density, n×n click prompts per tile (or per image when not tiled).
+    ``tile_size``: side of the square tiles in image pixels; ``None`` tiles at the model's input
+    size when the image is larger than 1.25× it (objects keep their pixel size: the zoom-in for
+    small objects), 0 never tiles. ``tile_overlap``: pixels shared by neighbouring tiles (None: a
+    quarter tile); an object must fit in the overlap to be sure to lie whole inside one tile, so
+    tiled runs also make one ``coarse`` pass over the whole image for objects larger than that.
+    Candidates must reach ``pred_iou_threshold`` (the decoder's predicted IoU) and
+    ``stability_threshold``; of two overlapping candidates (mask IoU > ``nms_threshold``, or one
+    ``containment`` inside the other) the better ranked survives. ``refine_with_box``: decode each
+    candidate again from the box of its first mask (boxes segment better than one click).
+    ``seeds``: first prompt one box per object proposed from the model's own whole-tile foreground
+    (seeds.py; ``seed_distance``: the smallest object radius it splits at, px); the grid then
+    only fills in where the foreground has no object yet. ``skip_covered``: grid points inside an object already found are not decoded again.
+    """
+
+    points_per_side: int = 16
+    seeds: bool = True
+    seed_distance: int = 4
+    tile_size: int | None = None
+    tile_overlap: int | None = None
+    coarse: bool = True
+    pred_iou_threshold: float = 0.5
+    stability_threshold: float = 0.6
+    nms_threshold: float = 0.5
+    containment: float = 0.8
+    min_area: int = 12
+    refine_with_box: bool = True
+    skip_covered: bool = True
+    batch_size: int = 64
+    margin: int = 6  # pixels around each mask kept with it (its uncertain outer band)
+
+    def __post_init__(self) -> None:
+        if int(self.points_per_side) <= 0:
+            raise EverythingError(
+                f"grid density points_per_side must be a positive number of points, got {self.points_per_side} "
+                "(try 16; more finds smaller objects, costs more decoding)."
+            )
+        if self.tile_size is not None and self.tile_size != 0 and self.tile_size < 32:
+            raise EverythingError(f"tile_size must be 0 (no tiles), None (automatic) or ≥ 32 px, got {self.tile_size}")
+        if self.tile_overlap is not None and self.tile_overlap < 0:
+            raise EverythingError(f"tile_overlap must be ≥ 0 px, got {self.tile_overlap}")
+        for name in ("pred_iou_threshold", "stability_threshold", "nms_threshold", "containment"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise EverythingError(f"{name} must lie in [0, 1], got {value}")
+        if self.min_area < 1:
+            raise EverythingError(f"min_area must be ≥ 1 pixel, got {self.min_area}")
+        if self.batch_size < 1:
+            raise EverythingError(f"batch_size must be ≥ 1, got {self.batch_size}")
+
+    @classmethod
+    def parse(cls, settings: "EverythingSettings | dict | None" = None, **overrides) -> "EverythingSettings":
+        base = settings if isinstance(settings, EverythingSettings) else cls(**(settings or {}))
+        unknown = set(overrides) - set(asdict(base))
+        if unknown:
+            raise EverythingError(f"unknown segment-everything settings {sorted(unknown)}; known: {sorted(asdict(base))}")
+        return replace(base, **overrides) if overrides else base
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def tile_windows(shape: tuple[int, int], tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """(y0, x0, y1, x1) windows of side ``tile`` covering ``shape``, neighbours sharing ≥ ``overlap`` px."""
+
+    def starts(length: int) -> list[int]:
+        if length <= tile:
+            return [0]
+        stride = max(1, tile - overlap)
+        count = -(-(length - overlap) // stride)
+        count = max(count, 2)
+        return sorted({round(i * (length - tile) / (count - 1)) for i in range(count)})
+
+    h, w = shape
+    return [(y, x, min(h, y + tile), min(w, x + tile)) for y in starts(h) for x in starts(w)]

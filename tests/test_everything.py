@@ -1,0 +1,158 @@
+"""Segment everything (issue 16): every object of a generated scene whose objects are known, with
+labels that do not overlap, one consistent row per object, a cancel that leaves a consistent
+result, the embedding cache reused by a second run, tiles, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_ruac.everything import (
+    EverythingError,
+    EverythingRun,
+    EverythingSettings,
+    iter_segment_everything,
+    segment_everything,
+    tile_windows,
+)
+from napari_ruac.inference import ImagePredictor
+from napari_ruac.models import load_model
+
+from fixture_models import blob_scene
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return load_model("ruac-micro", device="cpu")
+
+
+def _matched(labels: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> tuple[int, int, int]:
+    """(true positives, predicted objects, true objects) at IoU > threshold (one-to-one by construction)."""
+    tp = 0
+    predicted = [i for i in np.unique(labels) if i]
+    for pid in predicted:
+        mask = labels == pid
+        ids, counts = np.unique(truth[mask], return_counts=True)
+        ious = [n / (mask.sum() + (truth == i).sum() - n) for i, n in zip(ids, counts) if i]
+        tp += bool(ious) and max(ious) > threshold
+    return tp, len(predicted), len([i for i in np.unique(truth) if i])
+
+
+def _check_consistent(result) -> None:
+    """Ids 1..N, one row per id, the row's area/bbox/scores agree with the label image."""
+    ids = [i for i in np.unique(result.labels) if i]
+    assert ids == [row.id for row in result.objects] == list(range(1, result.count + 1))
+    for row in result.objects:
+        mask = result.labels == row.id
+        assert row.area == mask.sum()
+        ys, xs = np.nonzero(mask)
+        assert row.bbox == (ys.min(), xs.min(), ys.max() + 1, xs.max() + 1)
+        assert 0.0 <= row.mean_uncertainty <= row.max_uncertainty <= 1.0
+        assert 0.0 <= row.uncertainty_score <= 1.0
+        assert row.max_uncertainty <= result.uncertainty[mask].max() + 1e-6  # the map is the max over objects
+    assert result.uncertainty.shape == result.labels.shape and result.uncertainty.dtype == np.float32
+
+
+def test_finds_the_known_objects_of_a_generated_scene(micro):
+    image, truth = blob_scene(seed=3, size=192, count=5)
+    result = segment_everything(micro, image)
+    tp, predicted, true = _matched(result.labels, truth)
+    assert true == 5 and tp >= 4 and predicted <= 6, (tp, predicted, true)
+    assert result.complete and result.method == "ruac"
+    _check_consistent(result)
+    ranked = result.ranked()
+    assert [r.uncertainty_score for r in ranked] == sorted((r.uncertainty_score for r in ranked), reverse=True)
+
+
+def test_objects_in_a_tiled_large_image_are_found_once(micro):
+    # four blob scenes side by side: objects near tile borders must not come out twice
+    tiles = [blob_scene(seed=s, size=192, count=4) for s in (5, 6, 7, 8)]
+    image = np.block([[tiles[0][0], tiles[1][0]], [tiles[2][0], tiles[3][0]]])
+    truth = np.block([[tiles[0][1], tiles[1][1] + 10], [tiles[2][1] + 20, tiles[3][1] + 30]]) * (
+        np.block([[tiles[0][1], tiles[1][1]], [tiles[2][1], tiles[3][1]]]) > 0
+    )
+    run = EverythingRun(micro, image, settings=dict(tile_size=192, tile_overlap=64, points_per_side=4))
+    assert len(run.passes()) > 4  # tiles + the coarse pass
+    for _ in run:
+        pass
+    result = run.result()
+    tp, predicted, true = _matched(result.labels, truth)
+    assert true == 16 and tp >= 13 and predicted - tp <= 3, (tp, predicted, true)
+    _check_consistent(result)
+
+
+def test_a_constant_image_has_no_objects_and_says_so(micro):
+    result = segment_everything(micro, np.full((96, 128), 7, np.uint8))
+    assert result.complete and result.count == 0 and result.objects == []
+    assert not result.labels.any() and result.labels.shape == (96, 128)
+
+
+def test_cancel_leaves_a_consistent_result(micro):
+    image, _ = blob_scene(seed=3, size=192, count=5)
+    run = EverythingRun(micro, image, settings=dict(batch_size=2))
+    for event in run:
+        if event.stage == "decode" and event.objects >= 2:
+            break
+    partial = run.result()
+    assert not partial.complete and 1 <= partial.count
+    _check_consistent(partial)
+
+
+def test_second_run_with_other_grid_settings_reuses_the_embedding(micro):
+    image, _ = blob_scene(seed=4, size=192, count=3)
+    predictor = ImagePredictor(micro)
+    first = segment_everything(micro, image, predictor=predictor, points_per_side=4)
+    misses = predictor.cache.misses
+    second = segment_everything(micro, image, predictor=predictor, points_per_side=12)
+    assert predictor.cache.misses == misses and predictor.cache.hits >= 1  # decoder only
+    assert second.decoded > 0 and first.count >= 1
+
+
+def test_progress_events_come_before_the_result(micro):
+    image, _ = blob_scene(seed=4, size=192, count=3)
+    events = list(iter_segment_everything(micro, image, points_per_side=4))
+    assert events[-1].count >= 1
+    assert all(e.stage in ("encode", "decode") for e in events[:-1])
+    assert events[-2].done == events[-2].total
+
+
+def test_bad_input_gets_clear_errors(micro):
+    image, _ = blob_scene(seed=4, size=96, count=1)
+    for density in (0, -3):
+        with pytest.raises(EverythingError, match="grid density points_per_side must be a positive"):
+            segment_everything(micro, image, points_per_side=density)
+    for method in ("tta", "prompt"):
+        with pytest.raises(ValueError, match="single images only; for segment-everything use a one-pass method"):
+            segment_everything(micro, image, method=method)
+    with pytest.raises(EverythingError, match="unknown segment-everything settings"):
+        EverythingSettings.parse(points=4)
+    with pytest.raises(EverythingError, match="tile_overlap"):
+        EverythingRun(micro, np.zeros((600, 600), np.uint8), settings=dict(tile_size=64, tile_overlap=64)).passes()
+
+
+def test_tile_windows_cover_the_image_with_the_overlap():
+    windows = tile_windows((512, 700), 256, 64)
+    covered = np.zeros((512, 700), int)
+    for y0, x0, y1, x1 in windows:
+        assert y1 - y0 == 256 and x1 - x0 == 256
+        covered[y0:y1, x0:x1] += 1
+    assert covered.min() >= 1
+    xs = sorted({w[1] for w in windows})
+    assert all(b - a <= 256 - 64 for a, b in zip(xs, xs[1:]))
+    assert tile_windows((100, 100), 256, 64) == [(0, 0, 100, 100)]
+
+
+def test_the_score_is_the_study_object_score_of_the_objects_own_map(micro):
+    from napari_ruac.everything.result import row_for
+    from napari_ruac.metrics import object_score
+
+    mask = np.zeros((20, 20), bool)
+    mask[8:12, 8:12] = True
+    uncertainty = np.zeros((20, 20), np.float32)
+    uncertainty[6, 9] = 0.4  # in the 2-px rim: counted
+    uncertainty[0, 0] = 0.4  # far away: not counted
+    row = row_for(3, mask, uncertainty, (100, 50), predicted_iou=0.9, stability=0.95)
+    assert row.uncertainty_score == pytest.approx(object_score(mask, uncertainty)) and row.uncertainty_score > 0
+    assert row.bbox == (108, 58, 112, 62) and row.area == 16 and row.centroid == (109.5, 59.5)
