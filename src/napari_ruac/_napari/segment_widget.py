@@ -2,7 +2,8 @@
 
 Keys while the widget lives (also buttons): S segments the current object on the current slice,
 Shift+S propagates it through the volume, C commits it as a new label, Shift+C clears the prompts
-and preview, T toggles whether new clicks mark the object or the background.
+and preview, T toggles whether new clicks mark the object or the background. N suggests the next
+click, Enter accepts it, T flips a shown suggestion's sign (guided.py).
 Cancelling a volume run keeps the slices that had arrived (each written whole, mask and
 uncertainty together) and leaves the other slices of the preview empty; nothing is committed.
 """
@@ -16,6 +17,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
 from ..inference.volume_predictor import VolumePredictor
 from ..uq import method_readiness
+from .guided import GuidedCorrection
 from .keys import KEYS, bind_keys, unbind_keys  # noqa: F401  (KEYS: the documented key map)
 from .layer_geometry import check_yx_displayed, is_volume, layer_array, leading_index, spatial_shape
 from .model_choice import BROWSE, CHECKPOINT_FILTER, ModelEntry, load_model_job, move_model_job
@@ -50,11 +52,14 @@ class SegmentWidget(QWidget):
         self.received_slices: list[int] = []
         self.track_stops: list[tuple[int, str]] = []  # (slice, why projection tracking ended there)
         self.last_prediction = None
+        self.after_job = None  # what starts when the running job ends (a re-propagation after a correction)
         self.controls = SegmentControls(self)
+        self.guided = GuidedCorrection(self)
         self.status = QLabel("Load a model, pick an image, click the object (or draw a box) and press S.")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.controls)
+        layout.addWidget(self.guided.panel)
         layout.addWidget(self.status)
         layout.addStretch(1)
         self._wire()
@@ -345,6 +350,7 @@ class SegmentWidget(QWidget):
         """Stop the running job; a volume keeps the slices that already arrived."""
         if self.running and self.worker is not None:
             self._run_cancelled = True
+            self.after_job = None
             self.worker.quit()
             self.status.setText("Cancelled.")
 
@@ -362,6 +368,7 @@ class SegmentWidget(QWidget):
             return 0
         new_id = results.commit()
         clear_prompts(self.prompt_layers_for(layer))
+        self.guided.forget(layer)
         self.status.setText(f"Committed object {new_id}." if new_id else "Nothing committed: every pixel was taken.")
         return new_id
 
@@ -371,18 +378,29 @@ class SegmentWidget(QWidget):
         if self._busy() or layer is None:
             return
         clear_prompts(self.prompt_layers_for(layer))
+        self.guided.forget(layer)
         if layer.unique_id in self._results:
             self.results_for(layer).clear_preview()
         self.status.setText("Prompts and preview cleared.")
 
     def toggle_label(self) -> int | None:
-        """T: new clicks mark the object ↔ the background."""
+        """T: new clicks mark the object ↔ the background (or, while a suggestion shows, flip its sign)."""
         layer = self.image_layer
         if layer is None:
             return None
+        if self.guided.showing:
+            return self.guided.flip().label
         new = toggle_point_label(self.prompt_layers_for(layer).points)
         self._show_label_hint()
         return new
+
+    def suggest_click(self):
+        """N: show the suggested next click on the current slice (see guided.py)."""
+        return self.guided.suggest()
+
+    def accept_suggestion(self) -> bool:
+        """Enter: the shown suggestion becomes a click and the slice is re-decoded."""
+        return self.guided.accept()
 
     def _show_label_hint(self) -> None:
         layer = self.image_layer
@@ -390,7 +408,7 @@ class SegmentWidget(QWidget):
             return
         label = current_label(self.prompt_layers_for(layer).points)
         text = "object (green)" if label == POSITIVE else "background (red)"
-        self.controls.label_hint.setText(f"Next click: {text} — T toggles")
+        self.controls.label_hint.setText(f"Next click: {text} — T toggles · N suggests a click, Enter accepts it")
 
     def _set_running(self, running: bool) -> None:
         self.running = running
@@ -398,4 +416,7 @@ class SegmentWidget(QWidget):
 
     def _job_done(self) -> None:
         self._set_running(False)
+        follow, self.after_job = self.after_job, None
+        if follow is not None:
+            follow()
 

@@ -37,7 +37,8 @@ class SuggestionError(ValueError):
 
 @dataclass(frozen=True)
 class ClickSuggestion:
-    """One suggested click: ``x`` = column, ``y`` = row (image pixels), its likely sign, and why."""
+    """One suggested click at the centre of a pixel — ``x`` = column + 0.5, ``y`` = row + 0.5 (the
+    predictors' convention: pixel i covers [i, i + 1)) — its likely sign, and why."""
 
     x: float
     y: float
@@ -203,8 +204,8 @@ def _regions(candidates: np.ndarray, uncertainty: np.ndarray, positive: bool, mi
         row, col = np.unravel_index(int(np.argmax(key)), region.shape)
         out.append(
             ClickSuggestion(
-                x=float(col + found[1].start),
-                y=float(row + found[0].start),
+                x=float(col + found[1].start) + 0.5,
+                y=float(row + found[0].start) + 0.5,
                 positive=positive,
                 score=float(values[region].sum()),
                 area=area,
