@@ -12,6 +12,7 @@ from napari_ruac.everything import (
     EverythingRun,
     EverythingSettings,
     iter_segment_everything,
+    make_run,
     segment_everything,
     tile_windows,
 )
@@ -156,3 +157,60 @@ def test_the_score_is_the_study_object_score_of_the_objects_own_map(micro):
     row = row_for(3, mask, uncertainty, (100, 50), predicted_iou=0.9, stability=0.95)
     assert row.uncertainty_score == pytest.approx(object_score(mask, uncertainty)) and row.uncertainty_score > 0
     assert row.bbox == (108, 58, 112, 62) and row.area == 16 and row.centroid == (109.5, 59.5)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    from napari_ruac.samples.nuclei import nuclei_stack
+
+    return nuclei_stack(seed=3, shape=(8, 96, 96))
+
+
+def _check_consistent_3d(result) -> None:
+    ids = [i for i in np.unique(result.labels) if i]
+    assert ids == [row.id for row in result.objects]
+    for row in result.objects:
+        mask = result.labels == row.id
+        assert row.area == mask.sum() and len(row.bbox) == 6 and all(type(v) is int for v in row.bbox)
+        zs, ys, xs = np.nonzero(mask)
+        assert row.bbox == (zs.min(), ys.min(), xs.min(), zs.max() + 1, ys.max() + 1, xs.max() + 1)
+        assert row.seed_slice is not None
+
+
+def test_volume_objects_from_a_seed_slice_are_tracked_through_z(micro, stack):
+    result = segment_everything(micro, stack.image, seed_slices=[4])
+    assert result.complete and result.count >= 3 and result.labels.shape == stack.image.shape
+    _check_consistent_3d(result)
+    assert any(row.bbox[3] - row.bbox[0] > 1 for row in result.objects)  # propagated beyond the seed slice
+    # every object was found on the seed slice
+    assert all(row.seed_slice == 4 and (result.labels[4] == row.id).any() for row in result.objects)
+
+
+def test_objects_found_from_two_seed_slices_are_merged(micro, stack):
+    one = segment_everything(micro, stack.image, seed_slices=[4]).count
+    other = segment_everything(micro, stack.image, seed_slices=[5]).count
+    both = segment_everything(micro, stack.image, seed_slices=[4, 5])
+    _check_consistent_3d(both)
+    assert max(one, other) - 2 <= both.count < one + other  # the same nuclei seen from both slices: merged
+
+
+def test_volume_cancel_during_propagation_is_consistent(micro, stack):
+    run = make_run(micro, stack.image, seed_slices=[4])
+    for event in run:
+        if event.stage == "propagate" and event.done >= 3:
+            break
+    partial = run.result()
+    assert not partial.complete and partial.count >= 1
+    _check_consistent_3d(partial)
+
+
+def test_volume_without_a_seed_slice_is_a_clear_error(micro, stack):
+    for seeds in (None, []):
+        with pytest.raises(EverythingError, match="needs at least one seed slice.*seed_slices=\\[z\\]"):
+            segment_everything(micro, stack.image[..., None], seed_slices=seeds)
+    with pytest.raises(EverythingError, match="needs at least one seed slice"):
+        segment_everything(micro, stack.image)  # (Z, Y, X) with Z, X not colour channels: a volume
+    with pytest.raises(EverythingError, match="outside the volume's 8 slices"):
+        segment_everything(micro, stack.image, seed_slices=[8])
+    with pytest.raises(ValueError, match="single images only; for segment-everything"):
+        segment_everything(micro, stack.image, seed_slices=[4], method="tta")

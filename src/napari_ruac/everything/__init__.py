@@ -16,10 +16,11 @@ from .candidates import Candidate, non_maximum_suppression, stability_score
 from .image import EverythingRun
 from .result import EverythingResult, ObjectRow, Progress
 from .settings import EverythingError, EverythingSettings, tile_windows
+from .volume import VolumeEverythingRun
 
 
 def iter_segment_everything(model, image, method: str = "ruac", **kwargs) -> Iterator[Progress | EverythingResult]:
-    """Progress events, then the EverythingResult (2D image; see ``EverythingRun``)."""
+    """Progress events, then the EverythingResult (see ``make_run``)."""
     run = make_run(model, image, method=method, **kwargs)
     yield from run
     yield run.result()
@@ -33,15 +34,24 @@ def segment_everything(model, image, method: str = "ruac", **kwargs) -> Everythi
     return result
 
 
-def make_run(model, image, method: str = "ruac", settings=None, **kwargs):
-    """The run for a 2D image (``EverythingRun``); settings may also be given as keywords."""
+def make_run(model, image, method: str = "ruac", settings=None, seed_slices=None, **kwargs):
+    """The run for ``image``: ``EverythingRun`` for a 2D image (H, W) or (H, W, 3|4), else
+    ``VolumeEverythingRun`` for a volume (Z, Y, X[, C]), which needs ``seed_slices``.
+    Settings (``EverythingSettings`` fields) may also be given as keywords."""
     known = set(EverythingSettings.__dataclass_fields__)
     overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in known}
-    return EverythingRun(model, image, method=method, settings=EverythingSettings.parse(settings, **overrides), **kwargs)
+    settings = EverythingSettings.parse(settings, **overrides)
+    array = np.asarray(image)
+    is_volume = array.ndim == 4 or (array.ndim == 3 and (seed_slices is not None or array.shape[-1] not in (3, 4)))
+    if is_volume:
+        return VolumeEverythingRun(model, array, seed_slices, method=method, settings=settings, **kwargs)
+    if seed_slices is not None:
+        raise EverythingError(f"seed_slices is for volumes; this is a 2D image of shape {array.shape}.")
+    return EverythingRun(model, array, method=method, settings=settings, **kwargs)
 
 
 __all__ = [
     "Candidate", "EverythingError", "EverythingResult", "EverythingRun", "EverythingSettings", "ObjectRow",
-    "Progress", "iter_segment_everything", "make_run", "non_maximum_suppression", "segment_everything",
+    "Progress", "VolumeEverythingRun", "iter_segment_everything", "make_run", "non_maximum_suppression", "segment_everything",
     "stability_score", "tile_windows",
 ]

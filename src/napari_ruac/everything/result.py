@@ -76,8 +76,8 @@ def row_for(
     """An ObjectRow from an object's mask and its own uncertainty map, cropped at ``offset``."""
     coords = np.nonzero(mask)
     inside = uncertainty[mask]
-    low = [int(c.min()) + o for c, o in zip(coords, offset)]
-    high = [int(c.max()) + 1 + o for c, o in zip(coords, offset)]
+    low = [int(c.min() + o) for c, o in zip(coords, offset)]
+    high = [int(c.max() + 1 + o) for c, o in zip(coords, offset)]
     return ObjectRow(
         id=int(object_id),
         area=int(mask.sum()),
@@ -85,7 +85,7 @@ def row_for(
         max_uncertainty=float(inside.max()),
         uncertainty_score=object_score(mask, uncertainty),
         bbox=tuple(low + high),
-        centroid=tuple(float(c.mean()) + o for c, o in zip(coords, offset)),
+        centroid=tuple(float(c.mean() + o) for c, o in zip(coords, offset)),
         **scores,
     )
 
