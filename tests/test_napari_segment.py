@@ -342,3 +342,18 @@ def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_p
     assert widget.received_slices == [2, 3, 4, 5]
     assert widget.track_stops == [(4, "the mask vanished (0 px)")]
     assert shown == ["tracking stopped on slice 4: the mask vanished (0 px). Prompt that slice to go on."]
+
+
+@pytest.mark.viewer
+def test_removing_the_dock_unbinds_the_keys(make_napari_viewer, qtbot):
+    """napari removes a dock by re-parenting its widget (no close event); S must not segment afterwards."""
+    viewer = make_napari_viewer()
+    image, _ = blob_scene(seed=1, count=1)
+    viewer.add_image(image, name="cells")
+    widget = SegmentWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="segment")
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    assert coerce_keybinding("S") in viewer.keymap and coerce_keybinding("S") in prompts.points.keymap
+    viewer.window.remove_dock_widget(widget)
+    for provider in (viewer, prompts.points, prompts.shapes):
+        assert not any(coerce_keybinding(key) in provider.keymap for key in KEYS)

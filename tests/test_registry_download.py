@@ -111,3 +111,52 @@ def test_a_corrupted_cached_file_is_detected(tmp_path, monkeypatch):
     os.utime(path, ns=(1, 1))  # a changed file also changes its stat; the marker no longer matches
     with pytest.raises(dl.ChecksumError, match="corrupt"):
         dl.download_model(spec.name)
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/remote (the network never leaves the machine)."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "remote").mkdir(exist_ok=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "remote"))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_over_http_through_pooch_with_progress_and_retries(tmp_path, monkeypatch, http_server):
+    monkeypatch.delenv("NAPARI_RUAC_OFFLINE", raising=False)
+    monkeypatch.setenv("NAPARI_RUAC_CACHE", str(tmp_path / "user-cache"))  # the folder the variable names
+    monkeypatch.setattr("time.sleep", lambda seconds: None)  # pooch waits between retries
+    payload = b"weights" * 200_000
+    (tmp_path / "remote" / "model.pt").write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    spec = replace(registry.MODELS["sam2.1_hiera_tiny"], url=f"{http_server}/model.pt", mirrors=(), sha256=digest)
+    monkeypatch.setitem(registry.MODELS, spec.name, spec)
+    seen = []
+    path = dl.download_model(spec.name, progress=lambda done, total: seen.append((done, total)))
+    assert path.read_bytes() == payload and path.parent == tmp_path / "user-cache" / "models"
+    assert seen[-1] == (len(payload), len(payload))  # the bar knows the size and reaches it
+    assert [p.name for p in path.parent.iterdir() if "tmp" in p.name] == []
+
+    (tmp_path / "remote" / "bad.pt").write_bytes(b"not the weights")
+    attempts = []
+    real = dl._downloader
+
+    def counting(progress, timeout):
+        fetch = real(progress, timeout)
+        return lambda url, out, pooch_object=None: (attempts.append(url), fetch(url, out, pooch_object))[1]
+
+    monkeypatch.setattr(dl, "_downloader", counting)
+    with pytest.raises(dl.ChecksumError, match="does not have the expected sha256"):
+        dl.download_file(f"{http_server}/bad.pt", tmp_path / "cache2" / "m.pt", digest)
+    assert len(attempts) == 1 + dl.RETRIES and not (tmp_path / "cache2" / "m.pt").exists()
+    with pytest.raises(dl.DownloadError, match="404"):
+        dl.download_file(f"{http_server}/absent.pt", tmp_path / "cache3" / "m.pt", digest, retries=0)

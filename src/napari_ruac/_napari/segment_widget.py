@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
@@ -96,6 +97,13 @@ class SegmentWidget(QWidget):
         self.cancel()
         self.unbind_keys()
         super().closeEvent(event)
+
+    def event(self, event) -> bool:
+        """napari removes a dock by re-parenting its widget to None (no close event): unbind then too."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None:
+            self.cancel()
+            self.unbind_keys()
+        return super().event(event)
 
     # ---- layers ----------------------------------------------------------------------
     def _image_layers(self) -> list:

@@ -1,22 +1,28 @@
-"""Downloading checkpoints: streamed to a temp file, sha256-verified, then renamed into place.
+"""Downloading checkpoints through pooch: a registry entry with its sha256, retries, a progress
+bar, the cache folder from ``NAPARI_RUAC_CACHE``; the file reaches its final name only after
+its hash matched (pooch downloads to a temporary file beside it).
 
-A file that fails its hash never reaches its final name; a network failure says which file
-to put where so a user without internet can install it by hand.
+A network failure says which file to put where, so a user without internet can install it by hand.
+``file://`` URLs (local mirrors, tests) are copied by the same path.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Callable
+
+import pooch
 
 from .registry import ModelSpec, checkpoint_path, get_spec, is_offline
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total or 0)
 CHUNK = 1 << 20
+RETRIES = 2  # extra attempts after a failed or corrupted download (network URLs)
 
 
 class DownloadError(RuntimeError):
@@ -40,36 +46,77 @@ def sha256_of(path: str | Path, progress: ProgressCallback | None = None) -> str
     return digest.hexdigest()
 
 
+class _ProgressBar:
+    """pooch's progress-bar protocol (total, update, reset, close) driving a (done, total) callback."""
+
+    def __init__(self, callback: ProgressCallback) -> None:
+        self.callback, self.total, self.done = callback, 0, 0
+
+    def update(self, count: int) -> None:
+        self.done += int(count)
+        self.callback(self.done, int(self.total or 0))
+
+    def reset(self) -> None:
+        self.done = 0
+
+    def close(self) -> None:
+        pass
+
+
+def _downloader(progress: ProgressCallback | None, timeout: float):
+    """A pooch downloader: HTTP(S) with our progress callback (tqdm by default), file:// by copying."""
+
+    def fetch(url: str, output_file, pooch_object=None, check_only: bool = False):
+        if url.startswith("file:"):
+            source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+            total, done = source.stat().st_size, 0
+            with open(source, "rb") as reader, open(output_file, "wb") as writer:
+                while chunk := reader.read(CHUNK):
+                    writer.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+            return None
+        bar = _ProgressBar(progress) if progress is not None else True
+        return pooch.HTTPDownloader(progressbar=bar, timeout=timeout)(url, output_file, pooch_object)
+
+    return fetch
+
+
 def download_file(
-    url: str, destination: str | Path, sha256: str | None, progress: ProgressCallback | None = None, timeout: float = 60
+    url: str,
+    destination: str | Path,
+    sha256: str | None,
+    progress: ProgressCallback | None = None,
+    timeout: float = 60,
+    retries: int | None = None,
 ) -> Path:
-    """Fetch ``url`` to ``destination`` atomically; verify ``sha256`` when given."""
+    """Fetch ``url`` to ``destination`` with pooch (hash checked before the file gets its name)."""
+    import requests.exceptions
+
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
-    digest = hashlib.sha256()
+    retries = (0 if url.startswith("file:") else RETRIES) if retries is None else retries
+    registry = pooch.create(
+        path=destination.parent, base_url="", registry={destination.name: f"sha256:{sha256}" if sha256 else None},
+        urls={destination.name: url}, retry_if_failed=retries,
+    )  # fmt: skip
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # no "Downloading file ..." chatter; the progress bar says it
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        partial.unlink(missing_ok=True)
-        raise DownloadError(f"could not download {url}: {exc}") from exc
-    actual = digest.hexdigest()
-    if sha256 is not None and actual != sha256.lower():
-        partial.unlink(missing_ok=True)
+        registry.fetch(destination.name, downloader=_downloader(progress, timeout))
+    except ValueError as exc:
+        if "hash" not in str(exc).lower():
+            raise DownloadError(f"could not download {url}: {exc}") from exc
         raise ChecksumError(
-            f"downloaded file from {url} has sha256 {actual}, expected {sha256}; the file was discarded. "
+            f"downloaded file from {url} does not have the expected sha256 {sha256}; the file was discarded. "
             "The download was corrupted or the server sent a different file: try again."
-        )
-    os.replace(partial, destination)
-    _write_verified_marker(destination, actual)
+        ) from exc
+    except (OSError, requests.exceptions.RequestException) as exc:
+        raise DownloadError(f"could not download {url}: {exc}") from exc
+    finally:
+        logger.setLevel(level)
+    _write_verified_marker(destination, sha256 or sha256_of(destination))
     return destination
 
 
