@@ -13,7 +13,8 @@ from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
 from ..models.preprocess import Intensity, check_image, check_not_constant, to_model_input, to_unit_rgb
-from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_points, low_res_mask, mask_bounding_box
+from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_box, check_points, low_res_mask, mask_bounding_box
+from .zoom import DEFAULT_CONTEXT, Window, ZoomError, as_window, check_context, choose_window, parse_zoom, paste
 
 
 class NoImageError(RuntimeError):
@@ -26,6 +27,12 @@ class ImagePredictor:
     ``method``: ``ruac`` (default, analytic), ``ruac-mc``, ``sam2`` or a baseline
     (``tta``, ``prompt``, ``laplace``, ``varnet``). Options such as ``num_samples`` and
     ``seed`` are set here and may be overridden per ``predict`` call.
+
+    ``zoom``: ``"auto"`` (default), ``"on"``/True or ``"off"``/False: predict small objects in a window
+    around the prompt at the model's resolution (rule and defaults: ``inference/zoom.py``);
+    ``zoom_context``: the window's side in box sides (3); ``zoom_min_side``: the window's least side in
+    image pixels (default: the model's input size, so a window is never upsampled); ``point_context``:
+    the least side around points-only prompts (default ``zoom_min_side``).
     """
 
     def __init__(
@@ -34,9 +41,20 @@ class ImagePredictor:
         method: str = "ruac",
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
+        zoom="auto",
+        zoom_context: float = DEFAULT_CONTEXT,
+        zoom_min_side: float | None = None,
+        point_context: float | None = None,
         **options,
     ) -> None:
         self.model = model
+        self.zoom = parse_zoom(zoom)
+        self.zoom_context = check_context(zoom_context)
+        self.zoom_min_side = float(model.image_size if zoom_min_side is None else zoom_min_side)
+        self.point_context = None if point_context is None else float(point_context)
+        if self.zoom_min_side < 8 or (self.point_context is not None and self.point_context < 8):
+            raise ZoomError("zoom_min_side and point_context are window sides in image pixels and must be ≥ 8, "
+                            f"got {zoom_min_side!r} and {point_context!r}")
         self.method = get_method(method)
         self.intensity = Intensity.parse(intensity)
         self.options = MethodOptions(**_split_options(options))
@@ -44,6 +62,8 @@ class ImagePredictor:
         self._features: ImageFeatures | None = None
         self._model_input: torch.Tensor | None = None
         self._image_hw: tuple[int, int] | None = None
+        self._array: np.ndarray | None = None
+        self._digest: str | None = None
         self.value_range: tuple[float, float] | None = None
 
     # ---- image ---------------------------------------------------------------------
@@ -59,16 +79,23 @@ class ImagePredictor:
         if value_range is None:  # a whole image (a volume's slices come with the volume's range)
             check_not_constant(array)
             value_range = self.intensity.value_range(array)
-        model_input = to_model_input(to_unit_rgb(array, value_range), self.model.image_size, self.model.device)
-        key = self.cache.key(self.model.signature(), image_digest(array), value_range)
+        digest = image_digest(array)
+        self._features, self._model_input = self._encode(array, digest, value_range, None)
+        self._image_hw = (array.shape[0], array.shape[1])
+        self._array, self._digest = array, digest
+        self.value_range = value_range
+
+    def _encode(self, array, digest: str, value_range, window: Window | None):
+        """(features, model input) of the image or of one window of it, through the embedding cache."""
+        crop = array if window is None else array[window.slices]
+        model_input = to_model_input(to_unit_rgb(crop, value_range), self.model.image_size, self.model.device)
+        tag = digest if window is None else f"{digest}@{window.as_tuple()}"
+        key = self.cache.key(self.model.signature(), tag, value_range)
         features = self.cache.get(key)
         if features is None:
             features = self.model.encode_image(model_input)
             self.cache.put(key, features)
-        self._features = features
-        self._model_input = model_input
-        self._image_hw = (array.shape[0], array.shape[1])
-        self.value_range = value_range
+        return features, model_input
 
     @property
     def is_image_set(self) -> bool:
@@ -84,7 +111,7 @@ class ImagePredictor:
         return self._features
 
     def reset(self) -> None:
-        self._features = self._model_input = self._image_hw = None
+        self._features = self._model_input = self._image_hw = self._array = self._digest = None
 
     def _require_image(self) -> None:
         if self._features is None:
@@ -100,12 +127,15 @@ class ImagePredictor:
         multimask: bool | None = None,
         method: str | None = None,
         refine: bool = False,
+        window=None,
         **options,
     ) -> Prediction:
         """Segment one object from a box and/or points (x = column, y = row, image pixels).
 
         ``refine=True`` runs the dense-fusion refinement (a second decoder pass fed with the
         first pass's probability and uncertainty); it needs a model with a trained fusion head.
+        ``window``: (y0, x0, y1, x1) to predict in that image window instead of the zoom rule's
+        (pass ``prediction.window`` with its ``low_res_logits`` as ``mask_input`` to refine it).
         """
         return self.predict_batch(
             boxes=None if box is None else [box],
@@ -115,6 +145,7 @@ class ImagePredictor:
             multimask=multimask,
             method=method,
             refine=refine,
+            window=window,
             **options,
         )[0]
 
@@ -128,11 +159,22 @@ class ImagePredictor:
         multimask: bool | None = None,
         method: str | None = None,
         refine: bool = False,
+        window=None,
         **options,
     ) -> list[Prediction]:
-        """Several objects of the same image at once (batched through the decoder)."""
+        """Several objects of the same image at once (batched through the decoder; zoomed objects
+        are decoded window by window, see ``inference/zoom.py``)."""
         self._require_image()
         chosen = self.method if method is None else get_method(method)
+        opts = self.options if not options else _merge_options(self.options, options)
+        windows = self._windows(boxes, points, labels, window)
+        if any(w is not None for w in windows):
+            return [
+                self._predict_in_window(w, chosen, opts, refine, mask_input, multimask,
+                                        None if boxes is None else boxes[i], None if points is None else points[i],
+                                        None if labels is None else labels[i])
+                for i, w in enumerate(windows)
+            ]
         prompts = build_prompt_batch(
             self._image_hw,
             self.model.image_size,
@@ -143,10 +185,12 @@ class ImagePredictor:
             mask_input=mask_input,
             multimask=multimask,
         )
-        opts = self.options if not options else _merge_options(self.options, options)
         ctx = MethodContext(
             model=self.model, features=self._features, image=self._model_input, options=opts, image_hw=self._image_hw
         )
+        return self._run(chosen, ctx, prompts, refine, self._image_hw)
+
+    def _run(self, chosen, ctx: MethodContext, prompts, refine: bool, hw: tuple[int, int]) -> list[Prediction]:
         output = chosen.run(ctx, prompts)
         name = chosen.name
         if refine:
@@ -154,7 +198,67 @@ class ImagePredictor:
 
             output = refine_output(ctx, prompts, output)
             name = f"{name}+refine"
-        return to_predictions(output, self._image_hw, name)
+        return to_predictions(output, hw, name)
+
+    # ---- zoom-in ---------------------------------------------------------------------
+    def window_for(self, box=None, points=None) -> Window | None:
+        """The window the zoom rule picks for one prompt (None: the whole image)."""
+        self._require_image()
+        return choose_window(self.zoom, self._image_hw, box=box, points=points, context=self.zoom_context,
+                             min_side=self.zoom_min_side, point_context=self.point_context)
+
+    def _windows(self, boxes, points, labels, window) -> list[Window | None]:
+        count = len(boxes) if boxes is not None else (len(points) if points is not None else 0)
+        if window is not None:
+            return [as_window(window, self._image_hw)] * max(count, 1)
+        if self.zoom == "off" or count == 0:
+            return [None] * count
+        out = []
+        for i in range(count):
+            box = None if boxes is None else check_box(boxes[i], self._image_hw)
+            pts = None
+            if points is not None:
+                pts, _ = check_points(points[i], None if labels is None else labels[i], self._image_hw)
+            out.append(self.window_for(box, pts))
+        return out
+
+    def _predict_in_window(self, window: Window | None, chosen, opts, refine, mask_input, multimask, box, points,
+                           labels) -> Prediction:
+        """One prompt decoded in ``window`` (or the whole image), its maps pasted back into the image."""
+        if window is None:
+            features, model_input, hw = self._features, self._model_input, self._image_hw
+        else:
+            features, model_input = self._encode(self._array, self._digest, self.value_range, window)
+            hw = window.shape
+            if box is not None:
+                box = check_box(box, self._image_hw)
+                shifted = window.shift_xy(np.asarray(box, dtype=np.float64).reshape(2, 2))
+                shifted[:, 0] = shifted[:, 0].clip(0, hw[1])
+                shifted[:, 1] = shifted[:, 1].clip(0, hw[0])
+                if not (shifted[1] > shifted[0]).all():
+                    raise ZoomError(f"the box {list(box)} lies outside the window ({window}); widen the window")
+                box = shifted.reshape(4)
+            if points is not None:
+                points = window.shift_xy(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+                outside = (points < 0).any(axis=1) | (points[:, 0] > hw[1]) | (points[:, 1] > hw[0])
+                if outside.any():
+                    raise ZoomError(f"point(s) {(points[outside] + [window.x0, window.y0]).tolist()} lie outside "
+                                    f"the window ({window}); widen the window or give zoom='off'")
+        prompts = build_prompt_batch(
+            hw, self.model.image_size, self.model.device,
+            boxes=None if box is None else [box], points=None if points is None else [points],
+            labels=None if labels is None else [labels], mask_input=mask_input, multimask=multimask,
+        )
+        ctx = MethodContext(model=self.model, features=features, image=model_input, options=opts, image_hw=hw)
+        prediction = self._run(chosen, ctx, prompts, refine, hw)[0]
+        if window is None:
+            return prediction
+        full = self._image_hw
+        prediction.mask = paste(prediction.mask, window, full, False)
+        prediction.probability = paste(prediction.probability, window, full, 0.0)
+        prediction.uncertainty = paste(prediction.uncertainty, window, full, 0.0)
+        prediction.window = window.as_tuple()
+        return prediction
 
     def refine_mask(
         self,
@@ -170,27 +274,35 @@ class ImagePredictor:
         resolution, as micro-sam; the ±1 region map for models trained with the prompt map) and,
         with ``box="auto"``, its bounding box the box prompt (micro-sam's mask + box + points)."""
         self._require_image()
-        low = low_res_mask(mask, self._image_hw, self.model.image_size)
+        full = np.asarray(mask)
+        low_res_mask(full, self._image_hw, self.model.image_size)  # checks the shape and that it holds an object
         if isinstance(box, str):
             if box != "auto":
                 raise ValueError(f"box must be [x0, y0, x1, y1], None or 'auto', got {box!r}")
-            box = mask_bounding_box(np.asarray(mask, dtype=bool))
+            box = mask_bounding_box(full.astype(bool))
+        checked = None if points is None else check_points(points, labels, self._image_hw)
+        # zoom: the mask prompt lives in the frame of the window the prompt is decoded in
+        window = self.window_for(None if box is None else check_box(box, self._image_hw),
+                                 None if checked is None else checked[0]) if (box is not None or checked) else None
+        hw = self._image_hw if window is None else window.shape
+        low = low_res_mask(full if window is None else full[window.slices], hw, self.model.image_size)
         if self.model.info.prompt_map:
             from ..models.preprocess import to_model_frame
             from ..models.prompt_map import region_prompt_map
 
             frame_points = frame_labels = None
-            if points is not None:
-                checked, checked_labels = check_points(points, labels, self._image_hw)
-                frame = to_model_frame(checked, self._image_hw, self.model.image_size)
+            if checked is not None:
+                xy = checked[0] if window is None else window.shift_xy(checked[0])
+                frame = to_model_frame(xy, hw, self.model.image_size)
                 frame_points = torch.tensor(frame[None], dtype=torch.float32)
-                frame_labels = torch.tensor(checked_labels[None], dtype=torch.int32)
+                frame_labels = torch.tensor(checked[1][None], dtype=torch.int32)
             region = torch.from_numpy(low)[None, None]
             mask_input = region_prompt_map(region, frame_points, frame_labels, self.model.image_size)[0, 0].numpy()
         else:
             mask_input = np.where(low, MASK_PROMPT_LOGIT, -MASK_PROMPT_LOGIT).astype(np.float32)
         return self.predict(
-            box=box, points=points, labels=labels, mask_input=mask_input, multimask=False, method=method, **options
+            box=box, points=points, labels=labels, mask_input=mask_input, multimask=False, method=method,
+            window=window, **options,
         )
 
     # ---- guided correction -----------------------------------------------------------

@@ -22,6 +22,9 @@ class Prediction:
     method: str
     low_res_logits: np.ndarray | None = None  # (S/4, S/4): feed back as mask_input to refine
     extras: dict = field(default_factory=dict)
+    # zoom-in: the (y0, x0, y1, x1) image window the model saw (None: the whole image). low_res_logits
+    # are in that window's frame: pass window=prediction.window with mask_input to refine.
+    window: tuple[int, int, int, int] | None = None
 
     @property
     def area(self) -> int:
