@@ -56,6 +56,9 @@ def test_points_only_prompts_use_the_point_context():
     assert w.shape == (120, 120)
     assert w.x0 <= 500 < w.x1 and w.y0 <= 400 < w.y1
     assert choose_window("on", (1000, 1000), points=[[500, 400]], min_side=256).shape == (256, 256)
+    # auto: clicks alone do not say how large the object is, so only with a context the user set
+    assert choose_window("auto", (1000, 1000), points=[[500, 400]], min_side=256) is None
+    assert choose_window("auto", (1000, 1000), points=[[500, 400]], min_side=256, point_context=200).shape == (200, 200)
 
 
 @pytest.mark.parametrize("bad", ["yes", 2, "zoom", 0.5])

@@ -15,7 +15,9 @@ The rule (one place; the predictors, the volume tracker, the CLI and batch use i
   (the object's size is unknown from clicks; default ``min_side``);
 - ``zoom="auto"`` uses the window only when it gains resolution: its longer side at most
   ``auto_ratio`` (0.7) × the image's longer side; ``zoom="on"`` whenever the window is smaller than
-  the image; ``zoom="off"`` never.
+  the image; ``zoom="off"`` never. Clicks alone say nothing of the object's size, so ``auto`` zooms
+  points-only prompts only when the caller set ``point_context`` (a window could cut a large object);
+  ``on`` zooms them with ``point_context`` or ``min_side``.
 Outside the window the object is taken as absent: probability 0 and uncertainty 0 there.
 """
 
@@ -148,6 +150,8 @@ def choose_window(mode: str, image_hw: tuple[int, int], box=None, points=None, c
                   auto_ratio: float = AUTO_RATIO) -> Window | None:
     """The window to predict one prompt in, or None for the whole image (see the module text)."""
     if mode == "off":
+        return None
+    if mode == "auto" and box is None and point_context is None:
         return None
     extent = prompt_extent(box, points)
     floor = float(min_side) if box is not None else float(point_context if point_context is not None else min_side)
