@@ -35,4 +35,9 @@ if ! .venv/bin/python -c "import sam2" >/dev/null 2>&1; then
   SAM2_BUILD_CUDA=0 $PIP install -q --no-build-isolation sam2==1.1.0
 fi
 $PIP install -q -e ".[napari,train,batch,test]"
+# real labelled nuclei for evaluation only (napari_ruac.evaluation.real_sets): the stardist package's bundled
+# images, installed without its dependencies and never imported
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('stardist') is None)"; then
+  $PIP install -q --no-deps stardist==0.9.2 || echo "warning: stardist (evaluation data only) did not install; real-image benchmarks will say so"
+fi
 echo "napari-ruac is set up in .venv"
