@@ -84,8 +84,11 @@ def cmd_segment(args) -> int:
     from .io import read_image
     from .segmentation import Progress, iter_segmentation
 
+    if args.all:
+        return _segment_all(args)
     if args.box is None and not args.points:
-        raise CommandError("give a prompt: --box X0 Y0 X1 Y1 and/or --points X,Y [X,Y ...] (with --labels).")
+        raise CommandError("give a prompt: --box X0 Y0 X1 Y1 and/or --points X,Y [X,Y ...] (with --labels), "
+                           "or --all to segment every object.")
     data = read_image(args.image)
     prompt = {}
     if args.box is not None:
@@ -131,6 +134,68 @@ def cmd_segment(args) -> int:
         print(f"tracking stopped on slice {z}: {reason} (prompt it with --slice to go on)")
     for line in outputs.warnings:
         print(f"warning: {line}", file=sys.stderr)
+    return 0
+
+
+def everything_settings(args) -> dict:
+    """segment-everything settings from ``--grid``/``--tile-size``/``--tile-overlap`` (shared with batch)."""
+    settings = {"points_per_side": args.grid}
+    if args.tile_size is not None:
+        settings["tile_size"] = args.tile_size
+    if args.tile_overlap is not None:
+        settings["tile_overlap"] = args.tile_overlap
+    return settings
+
+
+def add_everything_arguments(parser) -> None:
+    group = parser.add_argument_group("--all: segment every object")
+    group.add_argument("--all", action="store_true", help="segment every object (no prompt): labels, uncertainty, "
+                       "<stem>_objects.csv ranked by uncertainty score")
+    group.add_argument("--grid", type=int, default=16, help="--all: grid points per side per tile (density; default 16)")
+    group.add_argument("--tile-size", type=int, help="--all: tile side in px (0: no tiles; default: the model's input "
+                       "size when the image is larger)")
+    group.add_argument("--tile-overlap", type=int, help="--all: px shared by neighbouring tiles (default: a quarter tile)")
+    group.add_argument("--seed-slices", type=int, nargs="+", metavar="Z", help="--all on volumes: slices to find "
+                       "objects on before tracking them through z (default: --slice, else the middle slice)")
+
+
+def _segment_all(args) -> int:
+    from tqdm import tqdm
+
+    from .everything.files import iter_everything_file
+    from .everything.result import Progress
+    from .io import read_image
+
+    if args.box is not None or args.points:
+        raise CommandError("--all segments every object without prompts: drop --box/--points.")
+    data = read_image(args.image)
+    seeds = args.seed_slices or ([args.slice] if args.slice is not None else None)
+    if data.is_volume and seeds is None:
+        seeds = [data.spatial_shape[0] // 2]
+        print(f"no --seed-slices given: finding objects on the middle slice z={seeds[0]}", file=sys.stderr)
+    if not data.is_volume and seeds is not None:
+        raise CommandError(f"{args.image} is a 2D image; --slice/--seed-slices apply to volumes only.")
+    model = _load(args)
+    bar = tqdm(total=None, desc="segment all", unit="step")
+    outputs = None
+    for event in iter_everything_file(data, model, args.out, method=args.method, seed_slices=seeds,
+                                      intensity=_intensity(args), settings=everything_settings(args), seed=args.seed):
+        if isinstance(event, Progress):
+            bar.set_description(f"{event.stage} ({event.objects} objects)")
+            bar.total = event.total
+            bar.update(event.done - bar.n)
+        else:
+            outputs = event
+    bar.close()
+    stats = outputs.stats
+    print(f"objects:     {outputs.objects}  ({stats['objects']} objects" + (", none found" if not stats["objects"] else "")
+          + f"; volumes in {stats['physical_unit']})")
+    print(f"labels:      {outputs.labels}")
+    print(f"uncertainty: {outputs.uncertainty}")
+    print(f"summary:     {outputs.summary}")
+    if outputs.result.objects:
+        worst = outputs.result.ranked()[0]
+        print(f"review first: object {worst.id} (uncertainty score {worst.uncertainty_score:.3f})")
     return 0
 
 
@@ -188,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--out", help="output folder (default: next to the input)")
     seg.add_argument("--intensity", default="auto", choices=["auto", "percentile", "minmax", "none"])
     seg.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="fixed intensity window, e.g. CT -160 240")
+    add_everything_arguments(seg)
     add_model_arguments(seg)
     seg.set_defaults(func=cmd_segment)
 

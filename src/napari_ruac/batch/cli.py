@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 EPILOG = """\
 prompts (choose one source):
@@ -19,6 +20,9 @@ prompts (choose one source):
       --refine          with --from-labels: refine each object's existing mask instead (its mask
                         becomes SAM2's mask prompt, with its box, on every slice it covers)
   --box X0 Y0 X1 Y1 [--slice Z] [--points X,Y ...]   the same prompt for every file (object 1)
+  --all [--grid N] [--seed-slices Z ...]   no prompts: segment every object of every file; writes
+                        OUT/<stem>_labels.*, OUT/<stem>_uncertainty.*, OUT/<stem>_objects.csv (scores,
+                        physical volume) and OUT/everything_report.csv; a rerun skips finished files
 coordinates: pixels, x = column, y = row; slice = z index from 0 (default: the middle slice).
 outputs: OUT/<stem>_mask.<ext>, OUT/<stem>_uncertainty.<ext> (input's format and geometry),
 OUT/report.csv. A rerun skips finished volumes; --overwrite starts over.
@@ -55,6 +59,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="fixed intensity window (CT)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_model_arguments(parser)
+    from ..cli import add_everything_arguments
+
+    add_everything_arguments(parser)
 
 
 def _prompt_source(args):
@@ -95,6 +102,8 @@ def _model_spec(args):
 def batch_command(args) -> int:
     from tqdm import tqdm
 
+    if args.all:
+        return _batch_all(args)
     from ..cli import _intensity
     from .events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
     from .runner import iter_batch
@@ -134,3 +143,50 @@ def batch_command(args) -> int:
         overall.close()
     print(summary)
     return min(summary.failed, 100)
+
+
+def _batch_all(args) -> int:
+    """``batch DIR --all``: every object of every file; exit status = number of failed files."""
+    import csv
+
+    from tqdm import tqdm
+
+    from ..cli import CommandError, _intensity, _load, everything_settings
+    from ..everything.folder import FileDone, iter_everything_folder
+
+    if args.box is not None or args.points or args.prompts or args.from_labels is not None:
+        raise CommandError("--all segments every object without prompts: drop --box/--points/--prompts/--from-labels.")
+    if args.scheduler:
+        raise CommandError("--all runs in this process; drop --scheduler.")
+    model = _load(args)
+    rows, failed = [], 0
+    bar = None
+    for event in iter_everything_folder(args.input_dir, args.out, model, overwrite=args.overwrite, method=args.method,
+                                        seed_slices=args.seed_slices, intensity=_intensity(args),
+                                        settings=everything_settings(args), seed=args.seed):
+        if isinstance(event, FileDone):
+            if bar is not None:
+                bar.close()
+                bar = None
+            if event.error:
+                failed += 1
+                tqdm.write(f"failed: {event.path.name}: {event.error}", file=sys.stderr)
+            elif event.skipped:
+                tqdm.write(f"{event.path.name}: already done; skipping (--overwrite to redo)", file=sys.stderr)
+            rows.append(dict(file=event.path.name, objects="" if event.outputs is None else event.outputs.stats["objects"],
+                             status="failed" if event.error else "skipped" if event.skipped else "done",
+                             objects_csv="" if event.outputs is None else event.outputs.objects.name,
+                             error=event.error or ""))
+        else:
+            path, progress = event
+            if bar is None:
+                bar = tqdm(total=progress.total, desc=path.name, unit="step", disable=args.no_progress)
+            bar.total = progress.total
+            bar.update(progress.done - bar.n)
+    report = Path(args.out) / "everything_report.csv"
+    with open(report, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "status", "objects", "objects_csv", "error"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"report: {report} ({len(rows) - failed} of {len(rows)} files ok)")
+    return min(failed, 100)
