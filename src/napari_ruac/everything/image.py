@@ -48,6 +48,7 @@ class EverythingRun:
         self.image = check_image(image)
         self.shape = self.image.shape[:2]
         self.model = model
+        options.setdefault("zoom", "off")  # the tiles are the zoom-in: objects keep their pixel size
         self.predictor = predictor or ImagePredictor(model, method=self.method, intensity=intensity, cache=cache, **options)
         self.value_range = value_range if value_range is not None else self.predictor.intensity.value_range(self.image)
         self.candidates: list[Candidate] = []
