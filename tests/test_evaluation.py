@@ -67,6 +67,10 @@ def test_ct_normalisation_is_segvol_rule():
 def test_gt_prompts_are_seeded_per_object():
     mask = np.zeros((30, 30), bool)
     mask[5:20, 8:25] = True
+    assert make_prompt(mask, "box", object_rng(0, "d", "img", "cc0"), box_margin=2)["box"] == [6.0, 3.0, 27.0, 22.0]
+    edge = np.zeros((30, 30), bool)
+    edge[0:5, 27:30] = True  # a box +2 px is clipped to the image
+    assert make_prompt(edge, "box", object_rng(0, "d", "img", "e"), box_margin=2)["box"] == [25.0, 0.0, 30.0, 7.0]
     a = make_prompt(mask, "box+point", object_rng(0, "d", "img", "cc0"), points=3)
     b = make_prompt(mask, "box+point", object_rng(0, "d", "img", "cc0"), points=3)
     c = make_prompt(mask, "point", object_rng(0, "d", "img", "cc1"), points=3)

@@ -24,6 +24,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--image-size", type=int, default=None, help="model input size (only with --random-weights)")
     parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="prompt derived from each object")
     parser.add_argument("--points", type=int, default=1, help="clicks per object for point prompts")
+    parser.add_argument("--box-margin", type=float, default=0.0, help="px added to each side of the tight box")
     parser.add_argument("--min-area", type=int, default=None, help="drop objects of at most this many pixels")
     parser.add_argument("--objects", choices=("auto", "labels", "components", "colour"), default="auto")
     parser.add_argument("--seed", type=int, default=0)
@@ -48,6 +49,7 @@ def settings_from_args(args: argparse.Namespace) -> EvaluationSettings:
         methods=methods,
         prompt=args.prompt,
         points=args.points,
+        box_margin=args.box_margin,
         min_area=args.min_area,
         object_mode=args.objects,
         seed=args.seed,

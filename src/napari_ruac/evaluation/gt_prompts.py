@@ -11,10 +11,15 @@ from scipy import ndimage
 PROMPT_KINDS = ("box", "point", "box+point")
 
 
-def box_of(mask: np.ndarray) -> list[float]:
-    """Tight box [x0, y0, x1, y1] (x1, y1 one past the last pixel)."""
+def box_of(mask: np.ndarray, margin: float = 0.0) -> list[float]:
+    """Tight box [x0, y0, x1, y1] (x1, y1 one past the last pixel), grown by ``margin`` px on
+    every side and clipped to the image (a user's box is a little loose, never off the image)."""
     ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+    h, w = mask.shape[:2]
+    return [
+        float(max(0.0, xs.min() - margin)), float(max(0.0, ys.min() - margin)),
+        float(min(w, xs.max() + 1 + margin)), float(min(h, ys.max() + 1 + margin)),
+    ]  # fmt: skip
 
 
 def object_rng(seed: int, *names: str) -> np.random.Generator:
@@ -33,13 +38,13 @@ def click_points(mask: np.ndarray, count: int, rng: np.random.Generator) -> list
     return points
 
 
-def make_prompt(mask: np.ndarray, kind: str, rng: np.random.Generator, points: int = 1) -> dict:
+def make_prompt(mask: np.ndarray, kind: str, rng: np.random.Generator, points: int = 1, box_margin: float = 0.0) -> dict:
     """Keyword arguments for ``ImagePredictor.predict`` (box=…, points=…, labels=…)."""
     if kind not in PROMPT_KINDS:
         raise ValueError(f"prompt must be one of {PROMPT_KINDS}, got {kind!r}")
     prompt: dict = {}
     if "box" in kind:
-        prompt["box"] = box_of(mask)
+        prompt["box"] = box_of(mask, box_margin)
     if "point" in kind:
         clicks = click_points(mask, points, rng)
         prompt["points"], prompt["labels"] = clicks, [1] * len(clicks)

@@ -49,6 +49,7 @@ class EvaluationSettings:
     methods: tuple[str, ...] = ("ruac", "sam2", "tta", "prompt", "laplace")
     prompt: str = "box"  # box | point | box+point
     points: int = 1
+    box_margin: float = 0.0  # px added to each side of the tight ground-truth box (clipped to the image)
     min_area: int | None = None  # None: objects objects.default_min_area
     object_mode: str = "auto"
     seed: int = 0
@@ -149,7 +150,7 @@ def _evaluate_item(predictor, item: Item, objects, settings, methods: list[str])
     images = {name: ImageAccumulator(hw) for name in methods}
     for object_id, mask in objects:
         rng = object_rng(settings.seed, item.dataset, item.image_id, object_id)
-        prompt = make_prompt(mask, settings.prompt, rng, settings.points)
+        prompt = make_prompt(mask, settings.prompt, rng, settings.points, settings.box_margin)
         for name in methods:
             key = (item.dataset, item.image_id, object_id, name)
             base, refine = _split_method(name)
@@ -238,7 +239,7 @@ def run_evaluation(
         done = {row_key(r) for r in rows} & {row_key(c) for c in curves}
         done_images = {row_key(r) for r in image_rows} & {row_key(c) for c in coverage_rows}
         method_options = dict(options)
-        notes = [f"prompt: {settings.prompt}; seed {settings.seed}; methods: {', '.join(settings.methods)}"]
+        notes = [f"prompt: {settings.prompt} (box margin {settings.box_margin:g} px); seed {settings.seed}; methods: {', '.join(settings.methods)}"]
         fit_ids: set[str] = set()
         needs_fit = any(_split_method(m)[0] == "laplace" for m in settings.methods)
         if settings.laplace_posterior:
