@@ -1,5 +1,5 @@
 # One command each: `make demo` (set up + run the demo), `make test` (set up + run the tests).
-.PHONY: setup demo test test-fast bench screenshot clean
+.PHONY: setup demo test test-fast bench study study-quick screenshot clean
 
 VENV := .venv/bin
 
@@ -18,6 +18,14 @@ test-fast: setup
 bench: setup
 	$(VENV)/python benchmarks/bench_ruac_vs_sam2.py
 	$(VENV)/python benchmarks/bench_volume.py
+
+# The uncertainty study (docs/shift_study.md): every method on shifted scenes and real nuclei sets.
+# Full run: about an hour on a busy 2-core CPU. STUDY_ARGS="--baseline runs/.../model.json" adds ruac-baseline.
+study: setup
+	OMP_NUM_THREADS=1 $(VENV)/python scripts/evaluate_uncertainty.py --out runs/uncertainty_study --docs docs $(STUDY_ARGS)
+
+study-quick: setup
+	OMP_NUM_THREADS=1 $(VENV)/python scripts/evaluate_uncertainty.py --quick $(STUDY_ARGS)
 
 screenshot: setup
 	xvfb-run -a -s "-screen 0 1920x1200x24" $(VENV)/python docs/make_screenshot.py
