@@ -16,6 +16,8 @@ from typing import Iterator
 import numpy as np
 
 from .inference import ImagePredictor, VolumePredictor
+from .inference.embedding_cache import disk_cache
+from .io.atomic import file_stem
 from .inference.prompts import PromptError
 from .models.preprocess import check_not_constant
 from .io import ImageData, check_output_folder, output_folder, output_path, overlay_png, read_image, write_image
@@ -73,16 +75,21 @@ def iter_segmentation(
     intensity=None,
     propagate: bool = True,
     overlay: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    log=None,
     **options,
 ) -> Iterator[Progress | SegmentationOutputs]:
     """Segment one object. For a 2D image ``prompts`` is ``dict(box=..., points=..., labels=...)``;
     for a volume it is ``{z: dict(...)}`` and the object is propagated through z (unless
-    ``propagate=False``: then only the prompted slices are segmented)."""
+    ``propagate=False``: then only the prompted slices are segmented). ``cache_dir``: reuse (and fill)
+    the on-disk embeddings there (``napari-ruac embed``); ``log(message)`` hears about a stale cache."""
     folder = Path(out_dir) if out_dir is not None else None
     if folder is not None:
         check_output_folder(folder)  # before reading and computing: an unusable folder fails first
     data = image if isinstance(image, ImageData) else read_image(image)
     folder = folder if folder is not None else (data.path.parent if data.path else Path.cwd())
+    if cache_dir is not None:
+        options["cache"] = disk_cache(cache_dir, cache_name(data), model, data.array, intensity, data.is_volume, log)
     with output_folder(folder) as folder:  # a failed run leaves no empty folder behind
         yield from _segment(data, model, prompts, folder, method, intensity, propagate, overlay, options)
 
@@ -112,6 +119,25 @@ def _segment(data, model, prompts, folder, method, intensity, propagate, overlay
         mask, probability, uncertainty = prediction.mask, prediction.probability, prediction.uncertainty
         scores = [dict(iou=prediction.iou, area=prediction.area)]
     yield _write_outputs(data, folder, mask, uncertainty, probability, scores, method, model, overlay)
+
+
+def cache_name(data: ImageData) -> str:
+    """The name of an input's store in an embedding-cache folder: its file name without the suffix."""
+    return "image" if data.path is None else file_stem(data.path)
+
+
+def iter_embed(
+    image: ImageData | str | os.PathLike, model: RUACModel, cache_dir: str | os.PathLike, intensity=None, log=None
+) -> Iterator[Progress | Path]:
+    """Encode every slice of an image or volume into ``cache_dir/<name>.zarr`` (slices already there are
+    kept); yields ``Progress("encode", done, total)``, then the store's path. Later runs with the same
+    ``cache_dir``, model and intensity window only decode."""
+    data = image if isinstance(image, ImageData) else read_image(image)
+    check_not_constant(data.array, data.path.name if data.path else "image")
+    cache = disk_cache(cache_dir, cache_name(data), model, data.array, intensity, data.is_volume, log)
+    for done, total in cache.disk.precompute():
+        yield Progress("encode", done, total)
+    yield cache.disk.store.path
 
 
 def run_segmentation(*args, **kwargs) -> SegmentationOutputs:

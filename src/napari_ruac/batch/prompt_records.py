@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..io import ImageData
-from ..io.atomic import full_suffix
+from ..io.atomic import file_stem  # noqa: F401  (re-exported: batch.prompts uses it)
 
 ObjectPrompts = dict  # {object_id: {z: {"box": [...], "points": [[x, y], ...], "labels": [...]}}}
 
 
 class BatchPromptError(ValueError):
     """Prompts that cannot be used; the message names the file or record and the fix."""
-
-
-def file_stem(path: str | os.PathLike) -> str:
-    """``a.nii.gz`` → ``a``, ``b.ome.tif`` → ``b``: the name without its format suffix."""
-    name = Path(path).name
-    suffix = full_suffix(Path(name))
-    return name[: len(name) - len(suffix)] if suffix else name
 
 
 def middle_slice(image: ImageData) -> int:

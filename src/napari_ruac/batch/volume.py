@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from ..inference import ImagePredictor, VolumePredictor
+from ..inference.embedding_cache import disk_cache
 from ..io import ImageData, output_path, read_image, write_image
+from ..io.atomic import file_stem
 from .prompts import ObjectPrompts
 from .state import failure_path, write_marker
 from .stats import ObjectStats, ReviewRule
@@ -36,6 +38,7 @@ class BatchSettings:
     intensity: object = None
     options: dict = field(default_factory=dict)
     rule: ReviewRule = field(default_factory=ReviewRule)
+    cache_dir: Path | None = None  # on-disk embeddings, one store per input (napari-ruac embed)
 
 
 @dataclass
@@ -177,6 +180,9 @@ def iter_volume(path: str | os.PathLike, model, settings: BatchSettings) -> Iter
         objects = settings.prompts.prompts_for(data)
         if not objects:
             raise ValueError(f"no prompts for {path.name}.")
+        if settings.cache_dir is not None:
+            cache = disk_cache(settings.cache_dir, file_stem(path), model, data.array, settings.intensity, data.is_volume)
+            settings = replace(settings, options={**settings.options, "cache": cache})
         segment = _segment_volume if data.is_volume else _segment_image
         assembly = yield from segment(data, objects, model, settings)
         mask_path = write_image(output_path(data, "mask", "labels", out_dir), assembly.labels, like=data)

@@ -1,12 +1,13 @@
 """Predictors: one image (ImagePredictor) or a volume (VolumePredictor), one result type."""
 
-from .embedding_cache import EmbeddingCache
+from .embedding_cache import DiskEmbeddings, EmbeddingCache
 from .image_predictor import ImagePredictor, NoImageError
 from .prediction import Prediction
 from ..models.preprocess import ImageError, Intensity
 from .prompts import PromptError
 
 __all__ = [
+    "DiskEmbeddings",
     "EmbeddingCache",
     "ImageError",
     "ImagePredictor",

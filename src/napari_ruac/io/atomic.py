@@ -25,6 +25,13 @@ def full_suffix(path: Path) -> str:
     return path.suffix
 
 
+def file_stem(path: str | os.PathLike) -> str:
+    """``a.nii.gz`` → ``a``, ``b.ome.tif`` → ``b``: the name without its format suffix."""
+    name = Path(path).name
+    suffix = full_suffix(Path(name))
+    return name[: len(name) - len(suffix)] if suffix else name
+
+
 def _read_umask() -> int:
     """The process umask (read once at import: changing it briefly is not thread-safe)."""
     mask = os.umask(0o022)

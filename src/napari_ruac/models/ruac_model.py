@@ -87,6 +87,20 @@ class RUACModel(nn.Module):
         """Identifies weights + config, for embedding caches."""
         return f"{self.info.name}|{self.info.source}|{self.image_size}|{id(self.sam2)}"
 
+    def encoder_signature(self) -> str:
+        """Stable across sessions (for on-disk embedding caches): a hash of the image encoder's weights
+        and the input size, the only things an embedding depends on. Computed once per model."""
+        cached = self.__dict__.get("_encoder_signature")
+        if cached is None:
+            import hashlib
+
+            digest = hashlib.blake2b(f"{self.image_size}".encode(), digest_size=16)
+            for name, tensor in self.sam2.image_encoder.state_dict().items():
+                digest.update(name.encode())
+                digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().data)
+            cached = self.__dict__["_encoder_signature"] = digest.hexdigest()
+        return cached
+
     # ---- extras ----------------------------------------------------------------------
     def attach(self, name: str, module: nn.Module) -> None:
         """Add an optional head (variance net, fusion, Laplace posterior); it must have ``config()``."""
