@@ -70,3 +70,17 @@ def check_yx_displayed(viewer, layer) -> None:
             "segmenting works on Y×X slices, but the viewer shows another plane: restore the axis order "
             "(View ▸ Axes ▸ Reset, or roll/transpose back) and try again."
         )
+
+
+def jump_to(viewer, layer, centre, physical_size: float, has_slice: bool) -> None:
+    """Move the viewer to ``centre`` (data coordinates of ``layer``; its first value is the slice when
+    ``has_slice``), centred and zoomed so that ``physical_size`` (world units) fills about a third of the view."""
+    world = np.asarray(layer.data_to_world(list(centre)), dtype=float)
+    offset = viewer.dims.ndim - len(centre)
+    if has_slice:
+        viewer.dims.set_point(offset, world[0])
+    viewer.reset_view()
+    fit_zoom = viewer.camera.zoom
+    extent = np.ptp(np.asarray(layer.extent.world, dtype=float)[:, -2:], axis=0).max()
+    viewer.camera.center = tuple(world[-2:])
+    viewer.camera.zoom = fit_zoom * float(np.clip(extent / (3.0 * max(physical_size, 1e-9)), 1.0, 8.0))

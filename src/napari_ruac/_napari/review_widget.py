@@ -3,13 +3,14 @@
 Regions and their ranking come from ``napari_ruac.review`` (score = mean uncertainty × physical
 size). Clicking a row moves the viewer to the region's most covered slice, centres and zooms
 on it, outlines it in a marker layer and selects its label in the mask layer.
+The **Objects** mode (object_review.py) lists every object instead, most uncertain first.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QEvent, Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,6 +21,7 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,7 +29,8 @@ from qtpy.QtWidgets import (
 )
 
 from .. import review
-from .layer_geometry import geometry_of
+from .layer_geometry import geometry_of, jump_to
+from .object_review import ObjectReview
 from .plots import ReviewPlots
 from .result_layers import is_uncertainty_layer
 
@@ -37,6 +40,7 @@ NO_UNCERTAINTY = (
     "or open a *_uncertainty file written by napari-ruac."
 )
 MARKER_NAME = "review: current region"
+MODES = ("Regions", "Objects")  # uncertain regions of a mask, or every object ranked by its score
 COLUMNS = ("#", "slice", "size", "score", "mean u", "label", "seen", "fixed")
 COLUMN_TIPS = (
     "rank (1 = review first)", "z of the slice holding most of the region", "voxels",
@@ -61,6 +65,16 @@ class ReviewWidget(QWidget):
         events = self.viewer.layers.events
         for event in (events.inserted, events.removed, events.moved):
             event.connect(self.refresh_layers)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        self.objects.unbind_keys()
+        super().closeEvent(event)
+
+    def event(self, event) -> bool:
+        """napari removes a dock by re-parenting it to None (no close event): unbind the Objects keys then."""
+        if event.type() == QEvent.Type.ParentChange and self.parent() is None and hasattr(self, "objects"):
+            self.objects.unbind_keys()
+        return super().event(event)
 
     # ---- form ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -103,11 +117,25 @@ class ReviewWidget(QWidget):
         self.summary.setWordWrap(True)
         self.plots = ReviewPlots()
 
-        layout = QVBoxLayout(self)
+        regions_page = QWidget()
+        layout = QVBoxLayout(regions_page)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addWidget(self.summary)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.plots)
+        self.objects = ObjectReview(self.viewer)  # the Objects mode (object_review.py)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(regions_page)
+        self.pages.addWidget(self.objects)
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        self.mode.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        outer = QVBoxLayout(self)
+        modes = QFormLayout()
+        modes.addRow("Review", self.mode)
+        outer.addLayout(modes)
+        outer.addWidget(self.pages, 1)
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -133,6 +161,8 @@ class ReviewWidget(QWidget):
         _refill(self.mask_combo, labels, prefer=" masks", added=added)
         _refill(self.uncertainty_combo, uncertainties, prefer=" uncertainty", added=added)
         _refill(self.truth_combo, [NO_GROUND_TRUTH, *labels], prefer=NO_GROUND_TRUTH)
+        if hasattr(self, "objects"):
+            self.objects.refresh_layers(event)
         if self._sources and any(layer not in self.viewer.layers for layer in self._sources):
             self.clear_regions("The layers of the list were removed: pick a mask and its uncertainty, then Find regions.")
         elif not uncertainties and not self.regions:
@@ -272,16 +302,8 @@ class ReviewWidget(QWidget):
         centre = list(region.centroid)
         if region.slice is not None:
             centre[0] = region.slice
-        world = np.asarray(layer.data_to_world(centre), dtype=float)
-        offset = self.viewer.dims.ndim - len(centre)
-        if region.slice is not None:
-            self.viewer.dims.set_point(offset, world[0])
-        self.viewer.reset_view()
-        fit_zoom = self.viewer.camera.zoom
-        extent = np.ptp(np.asarray(layer.extent.world, dtype=float)[:, -2:], axis=0).max()
         size = max((b - a) * abs(s) for (a, b), s in zip(region.bbox[-2:], layer.scale[-2:]))
-        self.viewer.camera.center = tuple(world[-2:])
-        self.viewer.camera.zoom = fit_zoom * float(np.clip(extent / (3.0 * max(size, 1e-9)), 1.0, 8.0))
+        jump_to(self.viewer, layer, centre, size, has_slice=region.slice is not None)
         self._outline(region, layer)
         mask_layer = self._layer(self.mask_combo.currentText())
         if mask_layer is not None and region.label > 0:

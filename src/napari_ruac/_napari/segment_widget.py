@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
 from ..inference.volume_predictor import VolumePredictor
 from ..uq import method_readiness
+from .everything_panel import EverythingPanel
 from .guided import GuidedCorrection
 from .keys import KEYS, bind_keys, unbind_keys  # noqa: F401  (KEYS: the documented key map)
 from .layer_geometry import check_yx_displayed, is_volume, layer_array, leading_index, spatial_shape
@@ -56,10 +57,12 @@ class SegmentWidget(QWidget):
         self.after_job = None  # what starts when the running job ends (a re-propagation after a correction)
         self.controls = SegmentControls(self)
         self.guided = GuidedCorrection(self)
+        self.everything = EverythingPanel(self)
         self.status = QLabel("Load a model, pick an image, click the object (or draw a box) and press S.")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.controls)
+        layout.addWidget(self.everything)
         layout.addWidget(self.guided.panel)
         layout.addWidget(self.status)
         layout.addStretch(1)

@@ -57,10 +57,16 @@ def objects_csv_path(labels_path: str | os.PathLike) -> Path:
 def object_table(result: EverythingResult, voxel_volume: float = 1.0, unit: str = "pixels",
                  statuses: dict[int, str] | None = None) -> list[dict]:
     """One dict per object, ranked most uncertain first (``rank`` 1), in CSV column order."""
+    return rows_to_table(result.ranked(), result.labels.ndim, voxel_volume, unit, statuses)
+
+
+def rows_to_table(objects, ndim: int, voxel_volume: float = 1.0, unit: str = "pixels",
+                  statuses: dict[int, str] | None = None) -> list[dict]:
+    """CSV-ready dicts for ObjectRows in the given order (``rank`` 1 first)."""
     statuses = statuses or {}
-    axes = AXES_3D if result.labels.ndim == 3 else AXES_2D
+    axes = AXES_3D if ndim == 3 else AXES_2D
     rows = []
-    for rank, row in enumerate(result.ranked(), start=1):
+    for rank, row in enumerate(objects, start=1):
         n = len(axes)
         entry = dict(id=row.id, rank=rank, status=statuses.get(row.id, ""),
                      uncertainty_score=round(row.uncertainty_score, 6), area=row.area,
@@ -70,7 +76,7 @@ def object_table(result: EverythingResult, voxel_volume: float = 1.0, unit: str 
         entry.update({f"{a}0": row.bbox[i] for i, a in enumerate(axes)})
         entry.update({f"{a}1": row.bbox[n + i] for i, a in enumerate(axes)})
         entry.update({f"centroid_{a}": round(row.centroid[i], 3) for i, a in enumerate(axes)})
-        if result.labels.ndim == 3:
+        if ndim == 3:
             entry["seed_slice"] = row.seed_slice
         rows.append(entry)
     return rows

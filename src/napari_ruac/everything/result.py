@@ -97,3 +97,22 @@ def object_rows(painted: list[tuple[Candidate, np.ndarray]], ndim: int = 2) -> l
                 stability=cand.stability, prompt_box=list(cand.prompt_box))
         for i, (cand, own) in enumerate(painted, start=1)
     ]
+
+
+def result_from_labels(labels: np.ndarray, uncertainty: np.ndarray, margin: int = 4) -> EverythingResult:
+    """Rows for an existing label image (painted or edited by hand) scored on ``uncertainty``;
+    predicted IoU and stability are unknown there (nan)."""
+    from scipy import ndimage
+
+    labels = np.asarray(labels)
+    uncertainty = np.asarray(uncertainty, np.float32)
+    if labels.shape != uncertainty.shape:
+        raise ValueError(f"labels {labels.shape} and uncertainty {uncertainty.shape} must have the same shape")
+    rows = []
+    for index, window in enumerate(ndimage.find_objects(labels.astype(np.int64, copy=False)), start=1):
+        if window is None:
+            continue
+        grown = tuple(slice(max(0, w.start - margin), min(n, w.stop + margin)) for w, n in zip(window, labels.shape))
+        rows.append(row_for(index, labels[grown] == index, uncertainty[grown], tuple(w.start for w in grown),
+                            predicted_iou=float("nan"), stability=float("nan")))
+    return EverythingResult(labels=labels, uncertainty=uncertainty, objects=rows, method="")

@@ -1,0 +1,124 @@
+"""Segment all (segment dock) and the review's Objects mode in a real napari viewer (Xvfb), on the
+shipped ruac-micro: objects layer + table, cancel leaves a consistent layer, ranking, jump-to,
+accept / fix / delete, keys, status saved to and reloaded from the CSV beside the labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixture_models import blob_scene
+
+pytest.importorskip("napari")
+
+from napari_ruac._napari.everything_panel import OBJECTS_KEY, objects_name  # noqa: E402
+from napari_ruac._napari.result_layers import KIND_KEY, UNCERTAINTY_KIND  # noqa: E402
+from napari_ruac._napari.review_widget import ReviewWidget  # noqa: E402
+from napari_ruac._napari.segment_widget import SegmentWidget  # noqa: E402
+from napari_ruac.everything.files import read_objects_csv  # noqa: E402
+from napari_ruac.models import load_model  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+WAIT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def micro():
+    return load_model("ruac-micro", device="cpu")
+
+
+def _consistent(layer) -> None:
+    ids = set(np.unique(np.asarray(layer.data))) - {0}
+    table = layer.metadata[OBJECTS_KEY]
+    assert {int(r["id"]) for r in table} == ids
+    for row in table:
+        assert row["area"] == int((np.asarray(layer.data) == row["id"]).sum())
+
+
+def _segment_all(viewer, qtbot, micro, image, scope=0):
+    widget = SegmentWidget(viewer)
+    widget.set_model(micro)
+    widget.everything.scope.setCurrentIndex(scope)
+    widget.everything.grid.setValue(4)
+    widget.everything.segment_all()
+    return widget
+
+
+def test_segment_all_then_review_objects_worst_first(make_napari_viewer_proxy, qtbot, micro, tmp_path):
+    viewer = make_napari_viewer_proxy()
+    image, truth = blob_scene(seed=3, size=192, count=5)
+    viewer.add_image(image, name="blobs")
+    widget = _segment_all(viewer, qtbot, micro, image)
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    layer = viewer.layers[objects_name("blobs")]
+    unc = viewer.layers["blobs uncertainty"]
+    assert unc.metadata[KIND_KEY] == UNCERTAINTY_KIND and float(np.asarray(unc.data).max()) > 0
+    assert 4 <= len(layer.metadata[OBJECTS_KEY]) <= 6
+    _consistent(layer)
+
+    review = ReviewWidget(viewer)
+    review.mode.setCurrentText("Objects")
+    objects = review.objects
+    objects.labels_combo.setCurrentText(layer.name)
+    rows = objects.list_objects()
+    scores = [float(r["uncertainty_score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True) and objects.table.rowCount() == len(rows)
+
+    # keys: J = next (here the first object)
+    viewer.keymap[next(k for k in viewer.keymap if str(k) == "J")](viewer)
+    assert objects.current == 0 and layer.selected_label == rows[0]["id"]
+    cy, cx = rows[0]["centroid_y"], rows[0]["centroid_x"]
+    assert np.allclose(viewer.camera.center[-2:], (cy, cx), atol=1.0) and viewer.camera.zoom > 1.0
+    objects.accept()
+    objects.next()
+    objects.fix()
+    assert layer.mode == "paint" and layer.selected_label == rows[1]["id"]
+    layer.data[np.asarray(layer.data) == rows[1]["id"]] = 0  # "painted" away half of the object
+    layer.data[int(rows[1]["y0"]):int(rows[1]["y1"]), int(rows[1]["x0"]):int(rows[1]["x0"]) + 2] = rows[1]["id"]
+    objects.next()  # moving on rescores the fixed object
+    assert objects.rows[1]["area"] == int((np.asarray(layer.data) == rows[1]["id"]).sum())
+    deleted = objects.rows[2]["id"]
+    objects.delete()
+    assert not (np.asarray(layer.data) == deleted).any()
+    path = objects.save(tmp_path / "blobs_objects.csv")
+    saved = {r["id"]: r["status"] for r in read_objects_csv(path)}
+    assert saved[rows[0]["id"]] == "accepted" and saved[rows[1]["id"]] == "fixed" and saved[deleted] == "deleted"
+
+    # a fresh review (new session) reloads the statuses
+    layer.metadata[OBJECTS_KEY] = [{**r, "status": ""} for r in layer.metadata[OBJECTS_KEY]]
+    again = ReviewWidget(viewer).objects
+    again.labels_combo.setCurrentText(layer.name)
+    again.list_objects()
+    again.load(path)
+    status = {int(r["id"]): r["status"] for r in again.rows}
+    assert status[rows[0]["id"]] == "accepted" and status[rows[1]["id"]] == "fixed"
+
+
+def test_cancelled_volume_run_leaves_a_consistent_layer(make_napari_viewer_proxy, qtbot, micro):
+    from napari_ruac.samples.nuclei import nuclei_stack
+
+    viewer = make_napari_viewer_proxy()
+    stack = nuclei_stack(seed=3, shape=(8, 96, 96))
+    viewer.add_image(stack.image, name="stack")
+    viewer.dims.set_point(0, 4)
+    widget = _segment_all(viewer, qtbot, micro, stack.image, scope=1)
+    qtbot.waitUntil(lambda: "propagate" in widget.status.text() or not widget.running, timeout=WAIT_MS)
+    was_running = widget.running
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    layer = viewer.layers[objects_name("stack")]
+    assert layer.data.shape == stack.image.shape
+    _consistent(layer)
+    assert layer.metadata["ruac_objects_complete"] is not was_running  # cancelled mid-run: marked incomplete
+    assert len(layer.metadata[OBJECTS_KEY]) >= 1
+
+
+def test_segment_all_on_the_current_slice_fills_that_slice_only(make_napari_viewer_proxy, qtbot, micro):
+    viewer = make_napari_viewer_proxy()
+    image, _ = blob_scene(seed=3, size=192, count=5)
+    viewer.add_image(np.stack([image, image[::-1], image[:, ::-1]]), name="three")
+    viewer.dims.set_point(0, 1)
+    widget = _segment_all(viewer, qtbot, micro, None, scope=0)
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    data = np.asarray(viewer.layers[objects_name("three")].data)
+    assert data[1].any() and not data[0].any() and not data[2].any()
+    assert all(row["slice"] == [1] for row in viewer.layers[objects_name("three")].metadata[OBJECTS_KEY])
