@@ -199,3 +199,14 @@ def test_cli_runs_and_reports_bad_input(tmp_path, tiny_model, monkeypatch, capsy
     args = parser.parse_args([str(data), "--methods", "sam2,ruac", "--out", str(tmp_path / "o")])
     assert evaluate_command(args) == 0
     assert len(_rows(tmp_path / "o" / "blobs" / "results.csv")) == 2 * 2
+
+
+def test_cli_passes_band_and_box_margin():
+    import argparse
+
+    from napari_ruac.evaluation.cli import settings_from_args
+
+    parser = add_evaluate_arguments(argparse.ArgumentParser())
+    settings = settings_from_args(parser.parse_args(["d", "--band", "3", "--box-margin", "2"]))
+    assert settings.band == 3.0 and settings.box_margin == 2.0
+    assert settings_from_args(parser.parse_args(["d"])).band == 2.0  # issue 13's default band

@@ -167,9 +167,13 @@ def study_plots(results: dict[str, dict], coverage: dict[str, dict[str, np.ndarr
         for i, method in enumerate(methods):
             values = [results[d][method][key] for d in datasets]
             axes.bar(np.arange(len(datasets)) + i * width, np.nan_to_num(values), width, label=method)
+        finite = np.array([results[d][m][key] for d in datasets for m in methods], np.float64)
+        finite = finite[np.isfinite(finite)]
+        if finite.size:  # zoom in: AUROCs of every method sit near 1
+            axes.set_ylim(min(0.0, finite.min() - 0.05) if finite.min() < 0 else max(0.0, finite.min() - 0.05), 1.0)
         axes.set_xticks(np.arange(len(datasets)) + 0.4 - width / 2, datasets, rotation=15)
         axes.set_title(f"{heading} (higher is better)")
-        axes.legend(fontsize=7, ncol=2)
+        axes.legend(fontsize=7, ncol=4, loc="lower center")
         paths.append(plots._save(figure, folder / f"study_{key}.png"))
     for dataset, curves in coverage.items():
         paths.append(plots.review_coverage_plot(curves, folder / f"study_review_coverage_{dataset}.png"))
