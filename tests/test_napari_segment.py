@@ -267,6 +267,7 @@ def test_errors_become_notifications(make_napari_viewer_proxy, qtbot, tiny_model
     widget.segment_slice()
     _wait(qtbot, widget)
     assert "outside" in errors[-1] and "Traceback" not in errors[-1]
+    assert widget.status.text().startswith("Failed: ") and "outside" in widget.status.text()  # not "Segmenting…"
     image_only = [m for m in available_methods() if not getattr(get_method(m), "supports_volume", False)]
     if image_only:  # methods that re-run the model per image cannot propagate: a clear refusal
         widget.controls.method.setCurrentText(image_only[0])
@@ -342,6 +343,9 @@ def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_p
     assert widget.received_slices == [2, 3, 4, 5]
     assert widget.track_stops == [(4, "the mask vanished (0 px)")]
     assert shown == ["tracking stopped on slice 4: the mask vanished (0 px). Prompt that slice to go on."]
+    # the status sums up the run, not the last slice that arrived ("Slice 5: 0 px (4/4)")
+    assert widget.status.text().startswith("Volume done: object on 2 of 6 slices")
+    assert "tracking stopped on slice(s) [4]" in widget.status.text()
 
 
 @pytest.mark.viewer

@@ -50,6 +50,7 @@ class SegmentWidget(QWidget):
         self._results: dict[str, ResultLayers] = {}
         self._prompts: dict[str, PromptLayers] = {}
         self._run_cancelled = False
+        self._run_failed = False
         self.running = False  # True from a job's start until its last signal was handled
         self.received_slices: list[int] = []
         self.track_stops: list[tuple[int, str]] = []  # (slice, why projection tracking ended there)
@@ -242,6 +243,7 @@ class SegmentWidget(QWidget):
         self.worker = start_job(
             call_job, load_model_job, source, self.controls.device.currentText(),
             desc="Loading model", on_return=lambda model: self.set_model(model, source), on_done=self._job_done,
+            on_error=self._on_job_error,
         )  # fmt: skip
 
     def _on_device_changed(self, device: str) -> None:
@@ -252,7 +254,7 @@ class SegmentWidget(QWidget):
         self.worker = start_job(
             call_job, move_model_job, self.model, device,
             desc=f"Moving model to {device}", on_return=lambda model: self.set_model(model, source),
-            on_done=self._job_done,
+            on_done=self._job_done, on_error=self._on_job_error,
         )  # fmt: skip
 
     # ---- actions -----------------------------------------------------------------------
@@ -300,6 +302,7 @@ class SegmentWidget(QWidget):
         self.worker = start_job(
             segment_slice_job, predictor, image, prompt, self.method, value_range,
             desc="Segmenting slice", on_return=lambda p: self._on_slice_done(results, index, p), on_done=self._job_done,
+            on_error=self._on_job_error,
         )  # fmt: skip
 
     def _on_slice_done(self, results: ResultLayers, index: tuple, prediction) -> None:
@@ -344,7 +347,8 @@ class SegmentWidget(QWidget):
         self.worker = start_job(
             segment_volume_job, predictor, volume, prompts, value_range,
             desc="Segmenting volume", total=volume.shape[0],
-            on_yield=lambda item: self._on_volume_slice(results, item), on_done=self._job_done,
+            on_yield=lambda item: self._on_volume_slice(results, item), on_error=self._on_job_error,
+            on_done=lambda: self._on_volume_done(results, volume.shape[0]),
         )  # fmt: skip
 
     def _on_volume_slice(self, results: ResultLayers, item) -> None:
@@ -356,6 +360,22 @@ class SegmentWidget(QWidget):
             self.track_stops.append((item.z, item.stopped))
             show_info(f"tracking stopped on slice {item.z}: {item.stopped}. Prompt that slice to go on.")
         self.status.setText(f"Slice {item.z}: {int(item.mask.sum())} px ({item.done}/{item.total}).")
+
+    def _on_volume_done(self, results: ResultLayers, total: int) -> None:
+        """The status line sums up the run (not the last slice that happened to arrive)."""
+        if not self._run_failed:
+            preview = np.asarray(results.preview.data) > 0
+            slices, voxels = int(preview.reshape(preview.shape[0], -1).any(axis=1).sum()), int(preview.sum())
+            stops = f"; tracking stopped on slice(s) {[z for z, _ in self.track_stops]}" if self.track_stops else ""
+            head = "Cancelled" if self._run_cancelled else "Volume done"
+            self.status.setText(
+                f"{head}: object on {slices} of {total} slices, {voxels} voxels{stops}. C commits, Shift+C clears."
+            )
+        self._job_done()
+
+    def _on_job_error(self, message: str) -> None:
+        self._run_failed = True
+        self.status.setText(f"Failed: {message}")
 
     def cancel(self) -> None:
         """Stop the running job; a volume keeps the slices that already arrived."""
@@ -422,6 +442,8 @@ class SegmentWidget(QWidget):
         self.controls.label_hint.setText(f"Next click: {text} — T toggles · N suggests a click, Enter accepts it")
 
     def _set_running(self, running: bool) -> None:
+        if running:
+            self._run_failed = False
         self.running = running
         self.controls.set_running(running)
 

@@ -73,11 +73,12 @@ def start_job(
     on_yield: Callable | None = None,
     on_return: Callable | None = None,
     on_done: Callable | None = None,
+    on_error: Callable[[str], None] | None = None,
 ):
     """Start ``func(*args)`` in a napari worker with a progress bar of ``total`` steps (0: busy bar).
 
     A generator's yields advance the bar by one each and go to ``on_yield`` (on the GUI thread);
-    errors become ``show_error`` notifications; ``on_done`` runs last in every case
+    errors become ``show_error`` notifications (and go to ``on_error``); ``on_done`` runs last in every case
     (returned, cancelled or failed). Returns the worker (``worker.quit()`` cancels).
     """
     worker = create_worker(func, *args, _start_thread=False, _ignore_errors=True)
@@ -90,6 +91,8 @@ def start_job(
     if on_return is not None:
         worker.returned.connect(on_return)
     worker.errored.connect(lambda exc: show_error(error_message(exc)))
+    if on_error is not None:
+        worker.errored.connect(lambda exc: on_error(error_message(exc)))
     worker.finished.connect(bar.close)
     if on_done is not None:
         worker.finished.connect(on_done)
