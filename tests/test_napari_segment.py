@@ -361,3 +361,14 @@ def test_removing_the_dock_unbinds_the_keys(make_napari_viewer, qtbot):
     viewer.window.remove_dock_widget(widget)
     for provider in (viewer, prompts.points, prompts.shapes):
         assert not any(coerce_keybinding(key) in provider.keymap for key in KEYS)
+
+
+@pytest.mark.viewer
+def test_model_menu_lists_each_model_once(make_napari_viewer_proxy, qtbot):
+    widget = SegmentWidget(make_napari_viewer_proxy())
+    menu = widget.controls.model
+    labels = [menu.itemText(i) for i in range(menu.count())]
+    names = [label.removesuffix(" (shipped)") for label in labels]
+    assert "ruac-micro (shipped)" in labels and "ruac-micro" not in labels  # was listed twice
+    assert len(names) == len(set(names))
+    assert menu.itemData(labels.index("ruac-micro (shipped)")) == "ruac-micro"

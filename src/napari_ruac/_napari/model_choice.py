@@ -4,10 +4,8 @@ shipped inside the package, or any file the user browses to."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
-from ..models import available_models, load_model
+from ..models import available_models, embedded_models, load_model
 from ..models.device import available_devices
 
 BROWSE = "Browse checkpoint…"
@@ -23,19 +21,11 @@ class ModelEntry:
     source: str
 
 
-def embedded_models() -> list[ModelEntry]:
-    """napari-ruac checkpoints shipped in the package (``napari_ruac/weights/*.safetensors``)."""
-    try:
-        folder = resources.files("napari_ruac") / "weights"
-        files = sorted(Path(str(item)) for item in folder.iterdir() if item.name.endswith(".safetensors"))
-    except (FileNotFoundError, NotADirectoryError, ModuleNotFoundError):
-        return []
-    return [ModelEntry(label=f"{path.stem} (shipped)", source=str(path)) for path in files]
-
-
 def model_entries() -> list[ModelEntry]:
-    """Registry models whose checkpoint is present, then shipped ones (the browse entry is added by the menu)."""
-    return [ModelEntry(label=name, source=name) for name in available_models()] + embedded_models()
+    """Each model usable without a download, once: shipped ones (marked so), then cached registry
+    checkpoints (the browse entry is added by the menu)."""
+    shipped = embedded_models()
+    return [ModelEntry(label=f"{name} (shipped)" if name in shipped else name, source=name) for name in available_models()]
 
 
 def device_choices() -> list[str]:
