@@ -25,6 +25,7 @@ class Candidate:
     stability: float
     prompt_box: list[float] = field(default_factory=list)  # the final prompt [x0, y0, x1, y1] (image px)
     point: tuple[float, float] | None = None  # the grid point (x, y) it came from
+    coarse: bool = False  # from the whole-image pass of a tiled run (only for objects too large for the tiles)
 
     @property
     def area(self) -> int:
@@ -109,8 +110,10 @@ def overlaps(a: Candidate, b: Candidate, iou_threshold: float, containment: floa
 def non_maximum_suppression(
     candidates: list[Candidate], iou_threshold: float = 0.5, containment: float = 0.8
 ) -> list[Candidate]:
-    """Greedy NMS by mask overlap: the best-ranked candidate of every overlapping group survives."""
-    order = sorted(candidates, key=lambda c: -c.rank_score)
+    """Greedy NMS by mask overlap: the best-ranked candidate of every overlapping group survives;
+    candidates of a tiled run's coarse pass come after the tiles' (they fill in large objects only,
+    never replace the objects the tiles saw at full resolution, e.g. by one mask over a cluster)."""
+    order = sorted(candidates, key=lambda c: (c.coarse, -c.rank_score))
     kept: list[Candidate] = []
     for cand in order:
         if not any(overlaps(cand, k, iou_threshold, containment) for k in kept):

@@ -58,7 +58,7 @@ class EverythingRun:
 
     # ---- plan --------------------------------------------------------------------------
     def passes(self) -> list[tuple[tuple[int, int, int, int], bool]]:
-        """[(window, is_coarse)]: the tiles, and the coarse whole-image pass when tiled."""
+        """[(window, is_coarse)]: the tiles, then the coarse whole-image pass when tiled."""
         s, (h, w) = self.settings, self.shape
         tile = s.tile_size
         if tile is None:
@@ -69,7 +69,7 @@ class EverythingRun:
         if overlap >= tile:
             raise EverythingError(f"tile_overlap ({overlap} px) must be smaller than tile_size ({tile} px)")
         windows = [(window, False) for window in tile_windows((h, w), tile, overlap)]
-        return ([((0, 0, h, w), True)] if s.coarse else []) + windows
+        return windows + ([((0, 0, h, w), True)] if s.coarse else [])  # coarse last: it fills in what tiles miss
 
     def _grid(self, window) -> np.ndarray:
         y0, x0, y1, x1 = window
@@ -92,7 +92,7 @@ class EverythingRun:
             self.predictor.set_image(self.image[y0:y1, x0:x1], value_range=self.value_range)
             foreground = self.predictor.predict(box=[0, 0, x1 - x0, y1 - y0]).probability > 0.5
             self.decoded += 1
-            seeds = object_seeds(foreground, s.seed_distance, s.min_area) if s.seeds else []
+            seeds = object_seeds(foreground, s.seed_distance, s.min_area, s.seed_depth) if s.seeds else []
             seeds = [(box, c) for box, c in seeds if self._worth_decoding(box, c, window, coarse)]
             for start in range(0, len(seeds), s.batch_size):
                 chunk = seeds[start : start + s.batch_size]
@@ -170,7 +170,7 @@ class EverythingRun:
                 pred.mask, pred.probability, pred.uncertainty, (y0, x0), s.margin,
                 predicted_iou=float(pred.iou), stability=stability,
                 prompt_box=[] if box is None else [box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0],
-                point=(float(px), float(py)),
+                point=(float(px), float(py)), coarse=coarse,
             )
             if cand is None:
                 continue

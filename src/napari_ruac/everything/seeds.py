@@ -14,7 +14,7 @@ from scipy import ndimage
 from ..inference.volume_projection import grown_box
 
 
-def object_seeds(foreground: np.ndarray, min_distance: int = 4, min_area: int = 12) -> list[tuple[list[float], list[float]]]:
+def object_seeds(foreground: np.ndarray, min_distance: int = 4, min_area: int = 12, depth: float = 0.0) -> list[tuple[list[float], list[float]]]:
     """[(box [x0, y0, x1, y1], centre [x, y])] for the objects a boolean foreground seems to hold."""
     from skimage.feature import peak_local_max
     from skimage.segmentation import watershed
@@ -22,11 +22,19 @@ def object_seeds(foreground: np.ndarray, min_distance: int = 4, min_area: int = 
     foreground = np.asarray(foreground, bool)
     if not foreground.any():
         return []
-    components, _ = ndimage.label(foreground)
     distance = ndimage.distance_transform_edt(foreground)
-    peaks = peak_local_max(distance, min_distance=max(1, int(min_distance)), labels=components, exclude_border=False)
-    markers = np.zeros(foreground.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    if depth > 0:  # maxima at least ``depth`` px above their surroundings: an elongated object is one seed
+        from skimage.morphology import h_maxima
+
+        markers, count = ndimage.label(h_maxima(distance, depth))
+        peaks = np.array([np.round(c).astype(int) for c in ndimage.center_of_mass(distance > 0, markers,
+                                                                                   range(1, count + 1))]).reshape(-1, 2)
+    else:
+        components, _ = ndimage.label(foreground)
+        peaks = peak_local_max(distance, min_distance=max(1, int(min_distance)), labels=components,
+                               exclude_border=False)
+        markers = np.zeros(foreground.shape, np.int32)
+        markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     regions = watershed(-distance, markers, mask=foreground)
     seeds = []
     for index, window in enumerate(ndimage.find_objects(regions), start=1):

@@ -24,13 +24,15 @@ class EverythingSettings:
     ``containment`` inside the other) the better ranked survives. ``refine_with_box``: decode each
     candidate again from the box of its first mask (boxes segment better than one click).
     ``seeds``: first prompt one box per object proposed from the model's own whole-tile foreground
-    (seeds.py; ``seed_distance``: the smallest object radius it splits at, px); the grid then
+    (seeds.py; ``seed_depth``: how far, px, a distance maximum must rise above its surroundings to be a
+    seed of its own, so elongated objects are not split; 0 uses peaks at least ``seed_distance`` px apart); the grid then
     only fills in where the foreground has no object yet. ``skip_covered``: grid points inside an object already found are not decoded again.
     """
 
     points_per_side: int = 16
     seeds: bool = True
     seed_distance: int = 4
+    seed_depth: float = 1.0
     tile_size: int | None = None
     tile_overlap: int | None = None
     coarse: bool = True
