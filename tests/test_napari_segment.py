@@ -372,3 +372,43 @@ def test_model_menu_lists_each_model_once(make_napari_viewer_proxy, qtbot):
     assert "ruac-micro (shipped)" in labels and "ruac-micro" not in labels  # was listed twice
     assert len(names) == len(set(names))
     assert menu.itemData(labels.index("ruac-micro (shipped)")) == "ruac-micro"
+
+
+@pytest.mark.viewer
+def test_undo_redo_prompts_commits_and_clears(make_napari_viewer_proxy, qtbot, tiny_model):
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=3, count=1)
+    viewer.add_image(image, name="cells")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    prompts.points.add([60, 60])
+    prompts.points.add([70, 70])
+    assert widget.undo() == "prompt" and len(prompts.points.data) == 1  # the last click is gone
+    assert widget.redo() == "prompt" and len(prompts.points.data) == 2
+    widget.undo()
+    widget.toggle_label()
+    prompts.points.add([20, 20])  # a background click; a new change drops the redo step
+    assert widget.redo() is None and prompts.points.features["label"].tolist() == [1, 0]
+    _draw_box(prompts.shapes, labels == 1)
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    results = widget.results_for(widget.image_layer)
+    preview = results.preview.data.copy()
+    assert preview.any()
+    new_id = widget.commit()
+    assert new_id == 1 and (results.masks.data == 1).any() and not results.preview.data.any()
+    assert len(prompts.points.data) == 0 and len(prompts.shapes.data) == 0
+    assert widget.undo() == "commit"  # Ctrl+Z: the object leaves the masks, preview and prompts come back
+    assert not results.masks.data.any()
+    np.testing.assert_array_equal(results.preview.data, preview)
+    assert len(prompts.points.data) == 2 and len(prompts.shapes.data) == 1
+    assert prompts.points.features["label"].tolist() == [1, 0]
+    viewer.keymap[coerce_keybinding("Control-Shift-Z")](viewer)  # Ctrl+Shift+Z through the viewer's binding
+    assert (results.masks.data == 1).any() and len(prompts.points.data) == 0
+    widget.undo()
+    widget.clear()
+    assert not results.preview.data.any() and len(prompts.points.data) == 0
+    viewer.keymap[coerce_keybinding("Control-Z")](viewer)
+    np.testing.assert_array_equal(results.preview.data, preview)
+    assert len(prompts.points.data) == 2

@@ -1,4 +1,4 @@
-"""The widget's key bindings (S, Shift+S, C, Shift+C, T, N, Enter) on the viewer and on our prompt layers.
+"""The widget's key bindings (S, Shift+S, C, Shift+C, T, N, Enter, Ctrl+Z, Ctrl+Shift+Z) on the viewer and on our prompt layers.
 
 A prompt layer's own keys (Points/Shapes: S = select mode, T = path) would win over the
 viewer's while it is the active layer, so the same keys are bound on those layers too.
@@ -12,7 +12,7 @@ from napari.utils.key_bindings import coerce_keybinding
 
 KEYS = {
     "S": "segment_slice", "Shift-S": "segment_volume", "C": "commit", "Shift-C": "clear", "T": "toggle_label",
-    "N": "suggest_click", "Enter": "accept_suggestion",
+    "N": "suggest_click", "Enter": "accept_suggestion", "Control-Z": "undo", "Control-Shift-Z": "redo",
 }
 PREFIX = "ruac_"
 

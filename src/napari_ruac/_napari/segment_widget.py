@@ -3,7 +3,8 @@
 Keys while the widget lives (also buttons): S segments the current object on the current slice,
 Shift+S propagates it through the volume, C commits it as a new label, Shift+C clears the prompts
 and preview, T toggles whether new clicks mark the object or the background. N suggests the next
-click, Enter accepts it, T flips a shown suggestion's sign (guided.py).
+click, Enter accepts it, T flips a shown suggestion's sign (guided.py). Ctrl+Z / Ctrl+Shift+Z undo
+and redo clicks, boxes, commits and clears (history.py).
 Cancelling a volume run keeps the slices that had arrived (each written whole, mask and
 uncertainty together) and leaves the other slices of the preview empty; nothing is committed.
 """
@@ -20,6 +21,7 @@ from ..inference.volume_predictor import VolumePredictor
 from ..uq import method_readiness
 from .everything_panel import EverythingPanel
 from .guided import GuidedCorrection
+from .history import History
 from .keys import KEYS, bind_keys, unbind_keys  # noqa: F401  (KEYS: the documented key map)
 from .layer_geometry import check_yx_displayed, is_volume, layer_array, leading_index, spatial_shape
 from .model_choice import BROWSE, CHECKPOINT_FILTER, ModelEntry, load_model_job, move_model_job
@@ -56,6 +58,7 @@ class SegmentWidget(QWidget):
         self.track_stops: list[tuple[int, str]] = []  # (slice, why projection tracking ended there)
         self.last_prediction = None
         self.after_job = None  # what starts when the running job ends (a re-propagation after a correction)
+        self.history = History(self)
         self.controls = SegmentControls(self)
         self.guided = GuidedCorrection(self)
         self.everything = EverythingPanel(self)
@@ -156,6 +159,7 @@ class SegmentWidget(QWidget):
             self._prompts[key] = add_prompt_layers(self.viewer, layer)
             bind_keys(self._prompts[key].points, self)
             bind_keys(self._prompts[key].shapes, self)
+            self.history.watch(layer, self._prompts[key])
         return self._prompts[key]
 
     def results_for(self, layer) -> ResultLayers:
@@ -397,8 +401,9 @@ class SegmentWidget(QWidget):
         if not results.has_preview:
             show_info("nothing to commit: segment the object first (S or Shift+S).")
             return 0
-        new_id = results.commit()
-        clear_prompts(self.prompt_layers_for(layer))
+        with self.history.action(layer, "commit"):
+            new_id = results.commit()
+            clear_prompts(self.prompt_layers_for(layer))
         self.guided.forget(layer)
         self.status.setText(f"Committed object {new_id}." if new_id else "Nothing committed: every pixel was taken.")
         return new_id
@@ -408,11 +413,28 @@ class SegmentWidget(QWidget):
         layer = self.image_layer
         if self._busy() or layer is None:
             return
-        clear_prompts(self.prompt_layers_for(layer))
+        with self.history.action(layer, "clear"):
+            clear_prompts(self.prompt_layers_for(layer))
+            if layer.unique_id in self._results:
+                self.results_for(layer).clear_preview()
         self.guided.forget(layer)
-        if layer.unique_id in self._results:
-            self.results_for(layer).clear_preview()
         self.status.setText("Prompts and preview cleared.")
+
+    def undo(self) -> str | None:
+        """Ctrl+Z: take back the last click, box, commit or clear (returns what was undone)."""
+        if self._busy():
+            return None
+        what = self.history.undo()
+        self.status.setText(f"Undid the last {what}. Ctrl+Shift+Z redoes it." if what else "Nothing to undo.")
+        return what
+
+    def redo(self) -> str | None:
+        """Ctrl+Shift+Z: do again what Ctrl+Z took back."""
+        if self._busy():
+            return None
+        what = self.history.redo()
+        self.status.setText(f"Redid the {what}." if what else "Nothing to redo.")
+        return what
 
     def toggle_label(self) -> int | None:
         """T: new clicks mark the object ↔ the background (or, while a suggestion shows, flip its sign)."""
