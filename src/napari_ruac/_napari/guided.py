@@ -120,7 +120,7 @@ class GuidedCorrection:
             size = 2.5 * max(3.0, 0.02 * max(np.shape(layer_array(image_layer))[-2:]))
             self.layer = viewer.add_points(
                 coords, name=name, symbol=SUGGESTION_SYMBOL, size=size, face_color=colour, border_color="yellow",
-                border_width=0.15, **geometry_of(image_layer),
+                border_width=0.08, **geometry_of(image_layer),
             )  # fmt: skip
         else:
             self.layer.data = coords
