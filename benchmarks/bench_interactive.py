@@ -18,7 +18,7 @@ empty) or ``random`` has no uncertain pixel, that iteration adds no click (count
 Reported: mIoU after each iteration, NoC@85 / NoC@90 (corrective clicks until IoU ≥ 0.85 / 0.90;
 0 when the start prompt reaches it, 9 when 8 clicks never do) and the fraction reaching them.
 
-Data: held-out generated scenes (``generate_scene`` seeds 880001…, never drawn by a training
+Data: held-out generated scenes (``generate_scene`` seeds 880001 + 10·k, never drawn by a training
 config: those draw scene seeds at random from 2^31 via SyntheticDataset seeds 0–8), the DSB2018
 nuclei image bundled with stardist (``pip install --no-deps stardist==0.9.2``; found without
 importing stardist) and scikit-image's coins (masks from scripts/real_masks.py). Objects are
@@ -55,13 +55,13 @@ def _objects(labels: np.ndarray, max_objects: int, rng, min_area: int = 30) -> l
     return [labels == i for i in ids[:max_objects]]
 
 
-def generated(max_objects: int, scenes_per_kind: int):
+def generated(max_objects: int, scenes_per_kind: int, first_scene: int = 1):
     sys.path.insert(0, str(ROOT / "training"))
     from ruac_training.synthetic import generate_scene
 
     rng = np.random.default_rng(0)
     for kind, seed in SCENE_SEEDS.items():
-        for offset in range(scenes_per_kind):
+        for offset in range(first_scene, first_scene + scenes_per_kind):
             scene = generate_scene(kind, seed + 10 * offset, 256)
             yield "generated", scene.image, _objects(scene.labels, max_objects, rng)
 
@@ -220,6 +220,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 objects per dataset, 4 iterations: a smoke run")
     parser.add_argument("--max-objects", type=int, default=6, help="objects per image (default 6)")
     parser.add_argument("--scenes-per-kind", type=int, default=1, help="generated scenes per kind (default 1)")
+    parser.add_argument("--first-scene", type=int, default=1,
+                        help="index of the first generated scene per kind (0 was used to tune suggest_click)")
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--model", default="ruac-micro")
     parser.add_argument("--json", type=Path, help="write the summary here")
@@ -239,7 +241,10 @@ def main(argv=None) -> int:
     stats = {s: {"clicks": 0, "flipped": 0, "no_click": 0} for s in STRATEGIES}
     rng = np.random.default_rng(0)
     started = time.time()
-    sources = [generated(args.max_objects, args.scenes_per_kind), dsb2018(args.max_objects), coins(args.max_objects)]
+    sources = [
+        generated(args.max_objects, args.scenes_per_kind, args.first_scene), dsb2018(args.max_objects),
+        coins(args.max_objects),
+    ]
     for source in sources:
         for dataset, image, objects in source:
             predictor.set_image(image)
