@@ -99,6 +99,9 @@ def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy
     prompt = prompts_from_layers(prompts)[()]
     expected = reference.predict(points=prompt["points"], labels=prompt["labels"])
     np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, expected.mask)
+    # the accepted click is an ordinary prompt edit: Ctrl+Z takes it back
+    widget.undo()
+    assert len(prompts.points.data) == 1
 
 
 @pytest.mark.viewer
