@@ -66,7 +66,8 @@ def run_ours(model, volume, box, method, on_slice=None) -> float:
 def run_reference(model, volume, box, on_slice=None) -> float:
     import sam2.sam2_video_predictor as video_module
 
-    from napari_ruac.inference.preprocess import to_model_input, to_unit_rgb
+    from napari_ruac.core.intensity import to_unit_rgb
+    from napari_ruac.models.preprocess import to_model_input
     from napari_ruac.models.sam2_build import build_sam2_from_config
 
     video = build_sam2_from_config(model.info.sam2_config, video=True)

@@ -45,7 +45,7 @@ def write_scenes(folder: Path, n: int, seed: int, shifted: bool, max_objects: in
     """``n`` synthetic scenes as images/ + masks/ (uint16 labels of at most ``max_objects`` objects)."""
     import imageio.v3 as iio
 
-    from napari_ruac.evaluation.objects import default_min_area
+    from napari_ruac.core.objects import default_min_area
     from ruac_training.synthetic import SyntheticDataset
 
     if (folder / "done.json").is_file():

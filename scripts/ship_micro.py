@@ -38,6 +38,7 @@ def half_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def logits_on_scene(model, seed: int = 5) -> np.ndarray:
     """Box-prompted low-res logits of every object of one generated nuclei scene (for the round-trip check)."""
+    from napari_ruac.core.boxes import tight_box
     from napari_ruac.inference import ImagePredictor
     from ruac_training.synthetic import generate_scene
 
@@ -46,8 +47,7 @@ def logits_on_scene(model, seed: int = 5) -> np.ndarray:
     predictor.set_image(scene.image)
     outs = []
     for object_id in range(1, min(scene.count, 6) + 1):
-        ys, xs = np.nonzero(scene.labels == object_id)
-        outs.append(predictor.predict(box=[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).low_res_logits)
+        outs.append(predictor.predict(box=tight_box(scene.labels == object_id)).low_res_logits)
     return np.stack([np.asarray(o, np.float32) for o in outs])
 
 

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from napari_ruac.core.boxes import tight_box
+
 MEMORY_PREFIXES = ("memory_encoder", "memory_attention", "obj_ptr_proj", "obj_ptr_tpos_proj", "maskmem_tpos_enc",
                    "no_mem_pos_enc", "no_obj_ptr", "no_obj_embed_spatial", "mask_downsample")
 warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")  # track_frame's float(iou)
@@ -79,18 +81,13 @@ def pick_run(labels: np.ndarray, rng: np.random.Generator, frames: int) -> tuple
     return None
 
 
-def box_of(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
-
-
 def track_sequence(model, predictor, volume: np.ndarray, labels: np.ndarray, object_id: int, slices: list[int],
                    value_range, jitter: np.ndarray | None = None):
     """Track one object along ``slices`` (the first is prompted); returns [(selected, target mask)] per slice."""
     from napari_ruac.inference.volume_tracking import track_frame
     from napari_ruac.uq import MethodOptions
 
-    box = box_of(labels[slices[0]] == object_id)
+    box = tight_box(labels[slices[0]] == object_id)
     if jitter is not None:
         box = list(np.clip(np.asarray(box) + jitter, 0, [labels.shape[2], labels.shape[1]] * 2))
     track = predictor._make_track(object_id, {slices[0]: {"box": box}}, volume.shape)

@@ -10,7 +10,9 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from napari_ruac import load_model
-from napari_ruac.inference.preprocess import to_model_input, to_unit_rgb
+from napari_ruac.core.boxes import tight_box
+from napari_ruac.core.intensity import to_unit_rgb
+from napari_ruac.models.preprocess import to_model_input
 
 IMAGE_SIZE = 256
 
@@ -33,11 +35,6 @@ def blob_scene(seed: int = 0, size: int = 192, count: int = 5) -> tuple[np.ndarr
     return (np.clip(image, 0, 1) * 255).astype(np.uint8), labels
 
 
-def box_of(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
-
-
 def random_model(seed: int = 0):
     torch.manual_seed(seed)
     return load_model("sam2.1_hiera_tiny", device="cpu", pretrained=False, image_size=IMAGE_SIZE)
@@ -57,7 +54,7 @@ def fitted_model(steps: int = 30, seed: int = 0):
         for i in range(1, labels.max() + 1):
             mask = labels == i
             inputs.append(features)
-            boxes.append(torch.tensor(box_of(mask)) * scale)
+            boxes.append(torch.tensor(tight_box(mask)) * scale)
             low = torch.from_numpy(mask.astype(np.float32))[None, None]
             targets.append(F.interpolate(low, size=(IMAGE_SIZE // 4,) * 2, mode="area")[0, 0])
     decoder = model.sam2.sam_mask_decoder

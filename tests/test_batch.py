@@ -21,8 +21,8 @@ from napari_ruac.batch import (
     read_report,
     run_batch,
 )
-from napari_ruac.batch.prompts import box_on_largest_slice
 from napari_ruac.batch.volume import physical_volume_unit
+from napari_ruac.core.boxes import box_on_largest_slice
 from napari_ruac.inference import ImagePredictor, VolumePredictor
 from napari_ruac.io import read_image, write_image
 

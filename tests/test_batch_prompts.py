@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from napari_ruac.batch import BatchInputError, BatchPromptError, LabelPrompts, PromptFile, TemplatePrompt, list_inputs
-from napari_ruac.batch.prompts import box_on_largest_slice, prompt_source
+from napari_ruac.batch.prompts import prompt_source
+from napari_ruac.core.boxes import box_on_largest_slice
 from napari_ruac.batch.stats import ObjectStats, ReviewRule
 from napari_ruac.cli import main
 from napari_ruac.io import ImageData, write_image

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from fixture_models import blob_scene
-from napari_ruac.evaluation import DatasetError, ct_normalise, find_pairs, iter_items, run_evaluation, split_objects
+from napari_ruac.core.intensity import ct_normalise
+from napari_ruac.core.objects import split_objects
+from napari_ruac.evaluation import DatasetError, find_pairs, iter_items, run_evaluation
 from napari_ruac.evaluation.cli import add_evaluate_arguments, evaluate_command
 from napari_ruac.evaluation.gt_prompts import make_prompt, object_rng
 from napari_ruac.metrics import EVALUATE_KEYS

@@ -8,7 +8,8 @@ import torch
 from sam2.sam2_image_predictor import SAM2ImagePredictor
 from skimage import data
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.inference import ImageError, NoImageError, PromptError
 from napari_ruac.models.uncertainty import binary_entropy
@@ -52,7 +53,7 @@ def test_matches_sam2_image_predictor(fitted, prompt):
 def test_ruac_mask_equals_sam2_mask_and_sam2_uncertainty_is_its_entropy(fitted, blob):
     predictor = ImagePredictor(fitted)
     predictor.set_image(blob[0])
-    box = box_of(blob[1] == 1)
+    box = tight_box(blob[1] == 1)
     ruac, sam2 = predictor.predict(box=box), predictor.predict(box=box, method="sam2")
     assert np.array_equal(ruac.mask, sam2.mask)
     # on the model's grid U = H(P) exactly; both maps are then resampled to the image alike
@@ -72,7 +73,7 @@ def test_uncertainty_is_higher_where_the_mask_is_wrong(fitted):
     predictor.set_image(noisy)
     truth = labels == 1
     for method in ("ruac", "ruac-mc", "sam2"):
-        out = predictor.predict(box=box_of(truth), method=method)
+        out = predictor.predict(box=tight_box(truth), method=method)
         error = out.mask != truth
         assert error.any() and (~error).any()
         assert out.uncertainty[error].mean() > 3 * out.uncertainty[~error].mean(), method
@@ -126,7 +127,7 @@ def test_rgba_and_grey_inputs(tiny_model):
 def test_batch_equals_single_predictions(fitted, blob):
     predictor = ImagePredictor(fitted)
     predictor.set_image(blob[0])
-    boxes = [box_of(blob[1] == 1), [5, 5, 60, 60]]
+    boxes = [tight_box(blob[1] == 1), [5, 5, 60, 60]]
     batch = predictor.predict_batch(boxes=boxes)
     for box, out in zip(boxes, batch):
         single = predictor.predict(box=box)
@@ -137,7 +138,7 @@ def test_batch_equals_single_predictions(fitted, blob):
 def test_monte_carlo_is_seeded(fitted, blob):
     predictor = ImagePredictor(fitted, method="ruac-mc", num_samples=8)
     predictor.set_image(blob[0])
-    box = box_of(blob[1] == 1)
+    box = tight_box(blob[1] == 1)
     a, b = predictor.predict(box=box, seed=3), predictor.predict(box=box, seed=3)
     c = predictor.predict(box=box, seed=4)
     assert np.array_equal(a.uncertainty, b.uncertainty) and not np.array_equal(a.uncertainty, c.uncertainty)
@@ -146,7 +147,7 @@ def test_monte_carlo_is_seeded(fitted, blob):
 def test_previous_logits_refine_a_click(fitted, blob):
     predictor = ImagePredictor(fitted)
     predictor.set_image(blob[0])
-    first = predictor.predict(box=box_of(blob[1] == 1))
+    first = predictor.predict(box=tight_box(blob[1] == 1))
     again = predictor.predict(points=[[5, 5]], labels=[0], mask_input=first.low_res_logits)
     assert again.mask.shape == first.mask.shape
 

@@ -530,7 +530,7 @@ def test_bad_input_gets_a_clear_error():
 
 
 def test_evaluate_on_a_fitted_model_prediction(fitted, blob):
-    from fixture_models import box_of
+    from napari_ruac.core.boxes import tight_box
 
     from napari_ruac import ImagePredictor
 
@@ -538,7 +538,7 @@ def test_evaluate_on_a_fitted_model_prediction(fitted, blob):
     target = labels == 1
     predictor = ImagePredictor(fitted, method="ruac")
     predictor.set_image(image)
-    out = predictor.predict(box=box_of(target))
+    out = predictor.predict(box=tight_box(target))
     results = evaluate(out.probability, out.uncertainty, target, out.mask)
     assert tuple(results) == EVALUATE_KEYS
     assert results["iou"] > 0.7  # the fitted decoder finds the blob (0.90 when written)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from napari_ruac.core.boxes import tight_box
 from napari_ruac.inference import ImagePredictor, VolumePredictor
 from napari_ruac.metrics import auroc
 from napari_ruac.models import build_model, default_model_name, embedded_models, load_model, save_ruac_checkpoint
@@ -31,11 +32,6 @@ def micro():
     return load_model("ruac-micro", device="cpu")
 
 
-def _box(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
-
-
 def _scene_scores(model, objects_per_scene: int = 4):
     """Box-prompted IoU and AUROC(U → wrong pixel) per object over the fixed generated scenes."""
     from ruac_training.synthetic import generate_scene
@@ -48,7 +44,7 @@ def _scene_scores(model, objects_per_scene: int = 4):
         ids, areas = np.unique(scene.labels[scene.labels > 0], return_counts=True)
         for object_id in ids[np.argsort(-areas)][:objects_per_scene]:
             truth = scene.labels == object_id
-            out = predictor.predict(box=_box(truth))
+            out = predictor.predict(box=tight_box(truth))
             ious.append((out.mask & truth).sum() / (out.mask | truth).sum())
             error = out.mask != truth
             if error.any():
@@ -131,7 +127,7 @@ def test_propagates_an_object_through_a_generated_stack(micro):
     object_id = int(ids[np.argmax(areas)])
     truth = scene.labels == object_id
     z = int(np.argmax(truth.sum(axis=(1, 2))))
-    result = VolumePredictor(micro, method="ruac").segment(scene.image, {z: dict(box=_box(truth[z]))})
+    result = VolumePredictor(micro, method="ruac").segment(scene.image, {z: dict(box=tight_box(truth[z]))})
     others = [s for s in range(truth.shape[0]) if s != z and truth[s].sum() > 30]
     assert others
     ious = [(result.mask[s] & truth[s]).sum() / (result.mask[s] | truth[s]).sum() for s in others]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 
 pytest.importorskip("napari")
 
@@ -28,7 +29,7 @@ def _wait(qtbot, widget):
 
 def _draw_box(shapes_layer, mask: np.ndarray, z: int | None = None):
     """Draw the rectangle napari would give for a box hugging ``mask`` (pixel edges at ±0.5)."""
-    x0, y0, x1, y1 = box_of(mask)
+    x0, y0, x1, y1 = tight_box(mask)
     corners = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float) - 0.5
     if z is not None:
         corners = np.column_stack([np.full(4, z), corners])
@@ -137,7 +138,7 @@ def test_segment_2d_adds_layers_matching_the_library(make_napari_viewer_proxy, q
     # the same box straight through the library gives the same result
     reference = ImagePredictor(tiny_model, cache=widget.cache)  # same embedding, independent decoding
     reference.set_image(image)
-    expected = reference.predict(box=box_of(labels == 1))
+    expected = reference.predict(box=tight_box(labels == 1))
     np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, expected.mask)
     np.testing.assert_allclose(uncertainty.data, expected.uncertainty, atol=1e-6)
     assert not viewer.layers["cells masks"].data.any()  # nothing committed yet
@@ -220,7 +221,7 @@ def test_volume_propagation_fills_every_slice_like_the_library(make_napari_viewe
     preview = viewer.layers["vol preview"].data > 0
     uncertainty = viewer.layers["vol uncertainty"].data
     np.testing.assert_allclose(viewer.layers["vol masks"].scale, (3.0, 1.0, 1.0))
-    reference = VolumePredictor(fitted, cache=widget.cache).segment(stack, {2: dict(box=box_of(truth[2] == 1))})
+    reference = VolumePredictor(fitted, cache=widget.cache).segment(stack, {2: dict(box=tight_box(truth[2] == 1))})
     np.testing.assert_array_equal(preview, reference.mask)
     np.testing.assert_allclose(uncertainty, reference.uncertainty, atol=1e-6)
     assert preview[2].any() and preview.reshape(6, -1).any(axis=1).all()
@@ -288,7 +289,7 @@ def test_time_series_segments_the_current_slice_only(make_napari_viewer_proxy, q
     viewer.dims.set_current_step(0, 1)
     viewer.dims.set_current_step(1, 0)
     prompts = widget.prompt_layers_for(widget.image_layer)
-    x0, y0, x1, y1 = box_of(labels == 1)
+    x0, y0, x1, y1 = tight_box(labels == 1)
     corners = np.array([[y0, x0], [y0, x1], [y1, x1], [y1, x0]], dtype=float) - 0.5
     prompts.shapes.add_rectangles(np.column_stack([np.ones(4), np.zeros(4), corners]))
     widget.segment_slice()

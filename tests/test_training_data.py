@@ -9,10 +9,11 @@ from PIL import Image
 
 from ruac_training.data import (
     DataError, FolderSource, MoseSource, NiftiSource, ResumableSampler, TiffStackSource, build_datasets,
-    build_loader, components, extract_objects, split_items,
+    build_loader, extract_objects, split_items,
 )
+from napari_ruac.core.intensity import ct_normalise, ct_range
+from napari_ruac.core.objects import connected_objects
 from ruac_training.data.dataset import to_tensors
-from ruac_training.data.intensity import ct_range, zscore_ct
 from ruac_training.prompts import corrective_clicks, initial_prompts, mask_boxes, noisy_boxes
 from training_support import write_blob_folder
 
@@ -27,7 +28,7 @@ def _square(shape, y0, y1, x0, x1):
 def test_components_rule_closes_gaps_ands_with_original_and_drops_small():
     mask = _square((40, 40), 5, 15, 5, 12) | _square((40, 40), 5, 15, 13, 20)  # a 1-px gap at column 12
     mask |= _square((40, 40), 30, 33, 30, 33)  # 9 px: too small
-    objects = components(mask, min_area=20)
+    objects = connected_objects(mask, min_area=20)
     assert len(objects) == 1  # closing bridged the gap: one object
     assert np.array_equal(objects[0], mask & ~_square((40, 40), 30, 33, 30, 33))  # AND: the gap stays background
 
@@ -41,13 +42,13 @@ def test_extract_objects_modes():
     rgb = np.zeros((30, 30, 3), np.uint8)
     rgb[2:10, 2:10] = (255, 0, 0)
     rgb[15:25, 15:25] = (0, 0, 255)
-    rgb[15:25, 26:29] = (255, 0, 0)  # the same colour twice = one object (colour codes are ids)
+    rgb[15:25, 26:29] = (255, 0, 0)  # the same colour twice, apart: two objects (components within a colour)
     colour_objects = extract_objects(rgb, "auto", min_area=10)
-    assert sorted(o.sum() for o in colour_objects) == [94, 100]
+    assert sorted(o.sum() for o in colour_objects) == [30, 64, 100]
     binary = ((labels > 0) * 255).astype(np.uint8)
     assert len(extract_objects(binary, "auto", min_area=10)) == 2  # binary → connected components
-    with pytest.raises(DataError, match="colors"):
-        extract_objects(labels, "colors")
+    with pytest.raises(DataError, match="colour"):
+        extract_objects(labels, "colour")
 
 
 # ---- the four layouts ---------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def test_nifti_source_slices_axially_with_ct_normalisation(tmp_path):
     lo, hi = np.percentile(values, (0.05, 99.95))
     assert ct_range(np.transpose(ct, (2, 1, 0)), np.transpose(seg, (2, 1, 0)) > 0, window=(-200, 400)) == pytest.approx((lo, hi))
     np.testing.assert_allclose(sample.image[..., 0], np.clip((ct[:, :, 2].T - lo) / (hi - lo), 0, 1), atol=1e-5)
-    z = zscore_ct(ct, seg > 0, window=(-200, 400))
+    z = ct_normalise(ct, seg > 0, window=(-200, 400))
     assert abs(z[seg > 0].mean()) < 1e-4 and abs(z[seg > 0].std() - 1) < 1e-3
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor, load_model
 from ruac_training import checkpointing
 from ruac_training.config import ConfigError, load_config
@@ -92,7 +93,7 @@ def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
     image, labels = blob_scene(seed=2, size=96, count=1)
     predictor = ImagePredictor(exported)
     predictor.set_image(image)
-    prediction = predictor.predict(box=box_of(labels == 1))
+    prediction = predictor.predict(box=tight_box(labels == 1))
     assert prediction.mask.shape == (96, 96) and 0 <= prediction.uncertainty.min() <= prediction.uncertainty.max() <= 1
 
 
@@ -108,7 +109,7 @@ def test_small_export_of_a_registry_model_holds_decoder_and_head_only(tmp_path, 
     predictor = ImagePredictor(exported)
     image, labels = blob_scene(seed=1, size=80, count=1)
     predictor.set_image(image)
-    assert predictor.predict(box=box_of(labels == 1)).probability.shape == (80, 80)
+    assert predictor.predict(box=tight_box(labels == 1)).probability.shape == (80, 80)
 
 
 def test_bf16_autocast_path_runs_on_cpu(tmp_path, data):

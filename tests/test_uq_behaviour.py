@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq.laplace import fit_laplace
 from ruac_training.posthoc import iter_train_varnet, prepare_samples
@@ -49,7 +50,7 @@ METHODS = {
 def test_uncertainty_is_higher_on_erroneous_pixels(name, held_out, heads):
     predictor, truth = held_out
     method = name.split("-")[0]
-    out = predictor.predict(box=box_of(truth), method=method, **METHODS[name], **heads)
+    out = predictor.predict(box=tight_box(truth), method=method, **METHODS[name], **heads)
     wrong = out.mask != truth
     assert wrong.sum() >= 20 and (~wrong).sum() > 1000  # both kinds of pixel exist
     on_errors, on_correct = out.uncertainty[wrong].mean(), out.uncertainty[~wrong].mean()

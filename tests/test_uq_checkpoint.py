@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fixture_models import blob_scene, box_of, random_model
+from fixture_models import blob_scene, random_model
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor, load_model
 from napari_ruac.models import save_ruac_checkpoint
 from napari_ruac.uq.fusion import DenseFusion
@@ -38,7 +39,7 @@ def test_extras_round_trip_through_save_ruac_checkpoint(tmp_path):
                 p.add_(0.05 * torch.randn_like(p))
     model.attach("varnet", varnet)
     model.attach("fusion", fusion)
-    box = box_of(labels == 1)
+    box = tight_box(labels == 1)
     before = _predictions(model, image, box)
 
     save_ruac_checkpoint(model, tmp_path / "model")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq import MethodContext, MethodOptions, PromptBatch, get_method
 from napari_ruac.uq.ensemble import MissingHeadError
@@ -47,7 +48,7 @@ def test_refine_through_the_image_predictor(tiny_model, blob):
     image, labels = blob
     predictor = ImagePredictor(tiny_model, method="sam2")
     predictor.set_image(image)
-    box = box_of(labels == 1)
+    box = tight_box(labels == 1)
     with pytest.raises(MissingHeadError, match="train_fusion"):
         predictor.predict(box=box, refine=True)
     first = predictor.predict(box=box)

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq.ensemble import MissingHeadError
 from napari_ruac.uq.laplace import (
@@ -84,7 +85,7 @@ def test_closed_form_ggn_matches_autograd_on_the_real_decoder(tiny_model, blob):
     model = tiny_model
     predictor = ImagePredictor(model)
     predictor.set_image(image)
-    box = torch.tensor([box_of(labels == 1)], dtype=torch.float32) * model.image_size / image.shape[0]
+    box = torch.tensor([tight_box(labels == 1)], dtype=torch.float32) * model.image_size / image.shape[0]
     sparse, dense = model.encode_prompts(boxes=box)
     with torch.no_grad():
         out, _ = model.decode(predictor.features, sparse, dense, multimask=False)
@@ -131,7 +132,7 @@ def _predict_pair(fitted, posterior, **options):
     image, labels = blob_scene(seed=11, count=1)
     predictor = ImagePredictor(fitted, method="laplace", laplace_posterior=posterior)
     predictor.set_image(image)
-    return predictor, box_of(labels == 1)
+    return predictor, tight_box(labels == 1)
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +219,8 @@ def test_clear_errors_without_or_with_a_foreign_posterior(tiny_model, fitted, fi
     predictor = ImagePredictor(tiny_model)
     predictor.set_image(image)
     with pytest.raises(MissingHeadError, match="fit_laplace"):
-        predictor.predict(box=box_of(labels == 1), method="laplace")
+        predictor.predict(box=tight_box(labels == 1), method="laplace")
     with pytest.raises(ValueError, match="other mask-decoder weights"):
-        predictor.predict(box=box_of(labels == 1), method="laplace", laplace_posterior=fitted_posterior)
+        predictor.predict(box=tight_box(labels == 1), method="laplace", laplace_posterior=fitted_posterior)
     with pytest.raises(ValueError, match="laplace_mode"):
-        _predict_pair(fitted, fitted_posterior)[0].predict(box=box_of(labels == 1), laplace_mode="exact")
+        _predict_pair(fitted, fitted_posterior)[0].predict(box=tight_box(labels == 1), laplace_mode="exact")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq import PromptBatch, get_method
 from napari_ruac.uq.prompt_perturbation import perturb_prompts
@@ -50,7 +51,7 @@ def test_zero_noise_reproduces_sam2_for_every_prompt_in_order(tiny_model):
     image, labels = blob_scene(seed=3, count=2)
     predictor = ImagePredictor(tiny_model)
     predictor.set_image(image)
-    boxes = [box_of(labels == 1), box_of(labels == 2)]
+    boxes = [tight_box(labels == 1), tight_box(labels == 2)]
     sam2 = predictor.predict_batch(boxes=boxes, method="sam2")
     still = predictor.predict_batch(boxes=boxes, method="prompt", num_samples=3, batch_size=2, box_noise=0.0)
     for a, b in zip(sam2, still):

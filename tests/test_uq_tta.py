@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fixture_models import box_of
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq import get_method
 from napari_ruac.uq.augmentations import (
@@ -100,7 +100,7 @@ def blob_predictor(tiny_model):
     image, labels = blob_scene(seed=11, count=1)
     predictor = ImagePredictor(tiny_model)
     predictor.set_image(image)
-    return predictor, box_of(labels == 1)
+    return predictor, tight_box(labels == 1)
 
 
 def test_identity_set_reproduces_sam2(blob_predictor):

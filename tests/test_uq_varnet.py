@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_models import blob_scene, box_of
+from fixture_models import blob_scene
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq.ensemble import MissingHeadError
 from napari_ruac.uq.varnet import VarianceHead, heteroscedastic_loss, variance_to_uncertainty
@@ -70,7 +71,7 @@ def test_prediction_with_a_head_and_a_clear_error_without(tiny_model, blob):
     image, labels = blob
     predictor = ImagePredictor(tiny_model)
     predictor.set_image(image)
-    box = box_of(labels == 1)
+    box = tight_box(labels == 1)
     with pytest.raises(MissingHeadError, match="train_varnet"):
         predictor.predict(box=box, method="varnet")
     out = predictor.predict(box=box, method="varnet", varnet=VarianceHead())

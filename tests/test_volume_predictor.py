@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from fixture_models import box_of
+from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor, VolumePredictor
 from napari_ruac.inference import ImageError, PromptError
-from napari_ruac.inference.preprocess import to_model_input, to_unit_rgb
+from napari_ruac.core.intensity import to_unit_rgb
+from napari_ruac.models.preprocess import to_model_input
 from napari_ruac.inference.volume_tracking import ObjectTrack
 from napari_ruac.models.sam2_build import build_sam2_from_config
 
@@ -32,7 +33,7 @@ def test_matches_sam2_video_predictor_exactly(fitted, monkeypatch):
 
     volume, labels = moving_blob_volume(slices=5)
     prompt_z = 2
-    ours = VolumePredictor(fitted, method="sam2").segment(volume, {prompt_z: dict(box=box_of(labels[prompt_z]))})
+    ours = VolumePredictor(fitted, method="sam2").segment(volume, {prompt_z: dict(box=tight_box(labels[prompt_z]))})
 
     reference = build_sam2_from_config(fitted.info.sam2_config, video=True)
     reference.load_state_dict(fitted.sam2.state_dict())
@@ -40,7 +41,7 @@ def test_matches_sam2_video_predictor_exactly(fitted, monkeypatch):
     # only the test feeds SAM2's reference predictor from memory instead of a JPEG folder
     monkeypatch.setattr(video_module, "load_video_frames", lambda *a, **k: (frames, *volume.shape[1:]))
     state = reference.init_state("in-memory")
-    reference.add_new_points_or_box(state, prompt_z, 1, box=np.array(box_of(labels[prompt_z])))
+    reference.add_new_points_or_box(state, prompt_z, 1, box=np.array(tight_box(labels[prompt_z])))
     expected = {}
     for reverse in (False, True):
         for z, _, masks in reference.propagate_in_video(state, reverse=reverse):
@@ -55,7 +56,7 @@ def test_segments_a_volume_with_uncertainty_at_the_boundary(fitted):
     # the fixture's decoder is fitted but its memory attention is random, so every slice is
     # prompted here: the per-slice maps of the volume path must then be as good as in 2D
     volume, labels = moving_blob_volume(slices=4)
-    result = VolumePredictor(fitted).segment(volume, {z: dict(box=box_of(labels[z])) for z in range(4)})
+    result = VolumePredictor(fitted).segment(volume, {z: dict(box=tight_box(labels[z])) for z in range(4)})
     assert result.uncertainty.dtype == np.float32 and result.uncertainty.shape == volume.shape
     for z in range(4):
         truth = labels[z] == 1
@@ -68,26 +69,26 @@ def test_segments_a_volume_with_uncertainty_at_the_boundary(fitted):
 
 def test_prompted_slices_are_all_used_and_match_single_image_prediction(fitted):
     volume, labels = moving_blob_volume(slices=5)
-    prompts = {1: dict(box=box_of(labels[1])), 3: dict(points=[[80, 79]], labels=[1])}
+    prompts = {1: dict(box=tight_box(labels[1])), 3: dict(points=[[80, 79]], labels=[1])}
     result = VolumePredictor(fitted, method="sam2").segment(volume, prompts)
     prompted = {s["z"] for s in result.slice_scores if s["prompted"]}
     assert prompted == {1, 3}
     image = ImagePredictor(fitted, method="sam2")
     image.set_image(volume[1])
-    assert np.array_equal(result.mask[1], image.predict(box=box_of(labels[1]), multimask=False).mask)
+    assert np.array_equal(result.mask[1], image.predict(box=tight_box(labels[1]), multimask=False).mask)
 
 
 def test_iterating_yields_progress_and_stopping_cancels(tiny_model):
     volume, labels = moving_blob_volume(slices=5)
     predictor = VolumePredictor(tiny_model, method="sam2")
     seen = []
-    for item in predictor.iter_segment(volume, {2: dict(box=box_of(labels[2]))}):
+    for item in predictor.iter_segment(volume, {2: dict(box=tight_box(labels[2]))}):
         seen.append((item.z, item.done, item.total))
         if len(seen) == 2:
             break
     assert seen[0] == (2, 1, 5) and seen[1][1:] == (2, 5)
     calls = []
-    partial = predictor.segment(volume, {2: dict(box=box_of(labels[2]))}, progress=lambda d, t: calls.append(d) or d < 3)
+    partial = predictor.segment(volume, {2: dict(box=tight_box(labels[2]))}, progress=lambda d, t: calls.append(d) or d < 3)
     assert not partial.complete and calls == [1, 2, 3]
     done = {s["z"] for s in partial.slice_scores}
     assert len(done) == 3
@@ -102,7 +103,7 @@ def test_two_objects_are_tracked_separately_and_assembled_without_overlap(fitted
     b = (yy - 110) ** 2 + (xx - 110) ** 2 <= 22**2
     image = np.clip(40 + 160 * (a | b) + np.random.default_rng(1).normal(0, 6, a.shape), 0, 255).astype(np.uint8)
     volume = np.stack([image] * 3)
-    objects = {5: {1: dict(box=box_of(a))}, 9: {1: dict(box=box_of(b))}}
+    objects = {5: {1: dict(box=tight_box(a))}, 9: {1: dict(box=tight_box(b))}}
     predictor = VolumePredictor(fitted, method="sam2")
     per_object = {(r.object_id, r.z): r for r in predictor.iter_segment_objects(volume, objects)}
     assert len(per_object) == 6
@@ -112,7 +113,7 @@ def test_two_objects_are_tracked_separately_and_assembled_without_overlap(fitted
     single = ImagePredictor(fitted, method="sam2")
     single.set_image(image)
     for oid, mask in ((5, a), (9, b)):
-        assert np.array_equal(per_object[(oid, 1)].mask, single.predict(box=box_of(mask), multimask=False).mask)
+        assert np.array_equal(per_object[(oid, 1)].mask, single.predict(box=tight_box(mask), multimask=False).mask)
     # a voxel belongs to the more probable object among those that claim it
     for z in range(3):
         ra, rb = per_object[(5, z)], per_object[(9, z)]

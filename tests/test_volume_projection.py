@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from napari_ruac.inference.prediction import Prediction
-from napari_ruac.inference.volume_projection import grown_box, iter_projection, stop_reason
+from napari_ruac.core.boxes import grown_box
+from napari_ruac.inference.volume_projection import iter_projection, stop_reason
 
 
 class ThresholdPredictor:

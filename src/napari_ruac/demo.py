@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.boxes import box_on_largest_slice
+from .core.intensity import percentile_range, stretch
+
 DEMO_OBJECTS = 2  # objects per sample
 
 
@@ -24,17 +27,6 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo_output", help="output folder")
     parser.add_argument("--objects", type=int, default=DEMO_OBJECTS, help="objects per sample")
     add_model_arguments(parser)
-
-
-def _box_on_largest_slice(labels: np.ndarray, object_id: int) -> tuple[int | None, list[float]]:
-    mask = labels == object_id
-    if mask.ndim == 3:
-        z = int(np.argmax(mask.sum(axis=(1, 2))))
-        mask2d = mask[z]
-    else:
-        z, mask2d = None, mask
-    ys, xs = np.nonzero(mask2d)
-    return z, [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
 
 
 def _largest_objects(labels: np.ndarray, count: int) -> list[int]:
@@ -58,8 +50,7 @@ def write_demo_inputs(folder: Path) -> list[tuple[Path, np.ndarray, tuple | None
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
-    low, high = np.percentile(image, (0.5, 99.5))
-    return (np.clip((image - low) / max(high - low, 1e-6), 0, 1) * 255).astype(np.uint8)
+    return (stretch(image, *percentile_range(image, (0.5, 99.5))) * 255).astype(np.uint8)
 
 
 def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS, **options) -> Path:
@@ -73,7 +64,8 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
     for path, labels, window in write_demo_inputs(out / "inputs"):
         data = read_image(path)
         for object_id in _largest_objects(labels, objects):
-            z, box = _box_on_largest_slice(labels, object_id)
+            z, box = box_on_largest_slice(labels == object_id)
+            z = z if labels.ndim == 3 else None
             prompts = {z: dict(box=box)} if data.is_volume else dict(box=box)
             started = time.perf_counter()
             result = run_segmentation(

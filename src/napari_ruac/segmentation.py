@@ -20,7 +20,7 @@ from .inference.embedding_cache import disk_cache
 from .io.atomic import file_stem
 from .inference.prompts import PromptError
 from .models.preprocess import check_not_constant
-from .io import ImageData, check_output_folder, output_folder, output_path, overlay_png, read_image, write_image
+from .io import ImageData, atomic_path, check_output_folder, output_folder, output_path, overlay_png, read_image, write_image
 from .models.ruac_model import RUACModel
 
 
@@ -217,7 +217,6 @@ def _write_outputs(data, folder, mask, uncertainty, probability, scores, method,
         slices=scores,
     )
     summary_path = folder / f"{stem}_summary.json"
-    tmp = summary_path.with_name(summary_path.name + ".tmp")
-    tmp.write_text(json.dumps(stats, indent=2))
-    os.replace(tmp, summary_path)
+    with atomic_path(summary_path) as temporary:
+        temporary.write_text(json.dumps(stats, indent=2))
     return SegmentationOutputs(mask_path, unc_path, overlay_path, summary_path, stats)

@@ -4,7 +4,6 @@ to the same step and ends with the same parameters as an uninterrupted run."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_ruac.io import atomic_path
 from napari_ruac.models.checkpoint import read_torch_file
 
 FORMAT = "ruac-training"
@@ -45,10 +45,8 @@ def set_rng_state(state: dict) -> None:
 
 def atomic_save(obj: dict, path: Path) -> Path:
     """``torch.save`` to a temp file in the same folder, then rename: never a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as temporary:
+        torch.save(obj, temporary)
     return path
 
 

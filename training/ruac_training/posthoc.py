@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from napari_ruac.inference.preprocess import prepare_image
-from napari_ruac.inference.prompts import to_model_frame
+from napari_ruac.models.preprocess import prepare_image
+from napari_ruac.core import object_masks, tight_box, to_model_frame
 from napari_ruac.models.ruac_model import ImageFeatures
 from napari_ruac.uq import MethodContext, MethodOptions, PromptBatch, get_method
 from napari_ruac.uq.fusion import DenseFusion, fused_decode
@@ -39,13 +39,6 @@ class ObjectSample:
     mask: np.ndarray  # (H, W) bool, for click sampling
 
 
-def _objects(mask: np.ndarray) -> list[np.ndarray]:
-    mask = np.asarray(mask)
-    if mask.dtype == bool or set(np.unique(mask).tolist()) <= {0, 1}:
-        return [mask.astype(bool)] if mask.any() else []
-    return [mask == v for v in np.unique(mask) if v != 0]
-
-
 @torch.no_grad()
 def prepare_samples(model, images: Iterable[np.ndarray], masks: Iterable[np.ndarray], intensity=None) -> list[ObjectSample]:
     """Encode each image once; one sample per object (bool mask, or one per label id)."""
@@ -54,9 +47,8 @@ def prepare_samples(model, images: Iterable[np.ndarray], masks: Iterable[np.ndar
     for image, mask in zip(images, masks):
         model_input, image_hw, _ = prepare_image(image, model.image_size, intensity, device=model.device)
         features = model.encode_image(model_input)
-        for obj in _objects(mask):
-            ys, xs = np.nonzero(obj)
-            box = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        for obj in object_masks(mask, min_area=0, mode="labels"):
+            box = tight_box(obj)
             frame = to_model_frame(np.reshape(box, (2, 2)), image_hw, model.image_size).reshape(4)
             target = F.interpolate(torch.from_numpy(obj.astype(np.float32))[None, None], size=(low, low), mode="area")
             samples.append(

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from napari_ruac.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from napari_ruac.models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 
 def to_display(image: torch.Tensor) -> torch.Tensor:

@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from napari_ruac.metrics import evaluate
+
 from .distributed import all_reduce_sum
 from .prompts import mask_boxes
-
-
-def _evaluate(probability: np.ndarray, uncertainty: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    try:
-        from napari_ruac.metrics import evaluate
-    except ImportError:  # the metrics package is optional for training: IoU is enough to pick the best
-        predicted, truth = probability > 0.5, target > 0.5
-        union = (predicted | truth).sum()
-        return {"iou": float((predicted & truth).sum() / union) if union else float("nan")}
-    return evaluate(probability, uncertainty, target)
 
 
 @torch.no_grad()
@@ -50,7 +41,7 @@ def validate(model, loader, device: torch.device, autocast_dtype, max_batches: i
             _, probability, uncertainty = model.head.analytic(model.weibull(_float_selected(selected)))
         target_low = F.interpolate(targets[:, None].float(), size=(low, low), mode="area")[:, 0] > 0.5
         for p, u, t in zip(probability.cpu().numpy(), uncertainty.cpu().numpy(), target_low.cpu().numpy()):
-            for key, value in _evaluate(p, u, t).items():
+            for key, value in evaluate(p, u, t).items():
                 if not math.isnan(value):
                     sums[key] = sums.get(key, 0.0) + value
                     counts[key] = counts.get(key, 0.0) + 1.0

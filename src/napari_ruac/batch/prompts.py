@@ -32,25 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.boxes import box_on_largest_slice
 from ..io import ImageData, format_of, read_image
 from .prompt_file import CSV_COLUMNS, PromptFile
 from .prompt_records import BatchPromptError, ObjectPrompts, PromptRecord, file_stem, make_record, slice_for
 
 __all__ = [
     "CSV_COLUMNS", "BatchPromptError", "LabelPrompts", "ObjectPrompts", "PromptFile", "PromptRecord", "TemplatePrompt",
-    "box_on_largest_slice", "file_stem", "make_record", "prompt_source",
+    "file_stem", "make_record", "prompt_source",
 ]
-
-
-def box_on_largest_slice(mask: np.ndarray) -> tuple[int, list[float]]:
-    """(z, [x0, y0, x1, y1]) of a (Z, Y, X) or (Y, X) mask on the slice where it has most voxels."""
-    if mask.ndim == 3:
-        z = int(np.argmax(mask.reshape(mask.shape[0], -1).sum(axis=1)))
-        plane = mask[z]
-    else:
-        z, plane = 0, mask
-    ys, xs = np.nonzero(plane)
-    return z, [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
 
 
 @dataclass

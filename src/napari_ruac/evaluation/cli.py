@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..core.objects import MODES as OBJECT_MODES
 from .gt_prompts import PROMPT_KINDS
 from .runner import EvaluationSettings, run_evaluation
 
@@ -26,7 +27,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument("--points", type=int, default=1, help="clicks per object for point prompts")
     parser.add_argument("--box-margin", type=float, default=0.0, help="px added to each side of the tight box")
     parser.add_argument("--min-area", type=int, default=None, help="drop objects of at most this many pixels")
-    parser.add_argument("--objects", choices=("auto", "labels", "components", "colour"), default="auto")
+    parser.add_argument("--objects", choices=OBJECT_MODES, default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-samples", type=int, default=None, help="samples of tta/prompt/laplace/ruac-mc")
     parser.add_argument("--batch-size", type=int, default=8)

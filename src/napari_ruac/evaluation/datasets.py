@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..inference.preprocess import Intensity
+from ..core.intensity import Intensity, ct_normalise
 from ..io import read_image
 from ..io.atomic import full_suffix
 from ..io.images import format_of
@@ -87,19 +87,6 @@ def find_pairs(folder: str | Path) -> list[Pair]:
     if not pairs:
         raise DatasetError(f"no image in {images} has a mask of the same name in {masks}.")
     return sorted(pairs, key=lambda pair: pair.stem)
-
-
-def ct_normalise(volume: np.ndarray) -> np.ndarray:
-    """SegVol/UncertSAM CT normalisation: voxels above the mean are the foreground; clip the
-    volume to their [0.05, 99.95] percentiles, then z-score with their mean and std."""
-    data = np.asarray(volume, dtype=np.float32)
-    flat = data.reshape(-1)
-    foreground = flat[flat > flat.mean()]
-    if foreground.size == 0:  # a constant volume
-        return np.zeros_like(data)
-    low, high = np.percentile(foreground, [0.05, 99.95])
-    mean, std = float(foreground.mean()), float(foreground.std())
-    return ((np.clip(data, low, high) - mean) / max(std, 1e-8)).astype(np.float32)
 
 
 def _check_shapes(pair: Pair, image: np.ndarray, mask: np.ndarray, spatial: int) -> None:

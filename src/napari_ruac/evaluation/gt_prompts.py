@@ -8,18 +8,9 @@ import zlib
 import numpy as np
 from scipy import ndimage
 
+from ..core.boxes import grown_box
+
 PROMPT_KINDS = ("box", "point", "box+point")
-
-
-def box_of(mask: np.ndarray, margin: float = 0.0) -> list[float]:
-    """Tight box [x0, y0, x1, y1] (x1, y1 one past the last pixel), grown by ``margin`` px on
-    every side and clipped to the image (a user's box is a little loose, never off the image)."""
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape[:2]
-    return [
-        float(max(0.0, xs.min() - margin)), float(max(0.0, ys.min() - margin)),
-        float(min(w, xs.max() + 1 + margin)), float(min(h, ys.max() + 1 + margin)),
-    ]  # fmt: skip
 
 
 def object_rng(seed: int, *names: str) -> np.random.Generator:
@@ -44,7 +35,7 @@ def make_prompt(mask: np.ndarray, kind: str, rng: np.random.Generator, points: i
         raise ValueError(f"prompt must be one of {PROMPT_KINDS}, got {kind!r}")
     prompt: dict = {}
     if "box" in kind:
-        prompt["box"] = box_of(mask, box_margin)
+        prompt["box"] = grown_box(mask, margin=0.0, min_margin=box_margin)  # tight, + box_margin px, clipped
     if "point" in kind:
         clicks = click_points(mask, points, rng)
         prompt["points"], prompt["labels"] = clicks, [1] * len(clicks)

@@ -18,14 +18,15 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..core.boxes import tight_box
+from ..core.objects import split_objects
 from ..inference import ImagePredictor
 from ..metrics import EVALUATE_KEYS, evaluate
 from ..uq import get_method
 from ..uq.laplace import LaplaceFitter, load_laplace, save_laplace
 from . import plots
 from .datasets import Item, find_pairs, iter_items
-from .gt_prompts import box_of, make_prompt, object_rng
-from .objects import split_objects
+from .gt_prompts import make_prompt, object_rng
 from .report import dataset_level_rows, write_summary
 from .image_level import ImageAccumulator, pooled_object_metrics
 from .tables import (
@@ -50,7 +51,7 @@ class EvaluationSettings:
     prompt: str = "box"  # box | point | box+point
     points: int = 1
     box_margin: float = 0.0  # px added to each side of the tight ground-truth box (clipped to the image)
-    min_area: int | None = None  # None: objects objects.default_min_area
+    min_area: int | None = None  # None: core.objects.default_min_area
     object_mode: str = "auto"
     seed: int = 0
     num_samples: int | None = None  # None: each method's default
@@ -125,7 +126,7 @@ def _fit_laplace(model, items: list[Item], settings: EvaluationSettings, folder:
         labels = np.zeros(objects[0][1].shape, np.int32)
         for index, (_, mask) in enumerate(objects, start=1):
             labels[mask] = index
-        fitter.add(item.image, labels, [box_of(m) for _, m in objects], value_range=item.value_range)
+        fitter.add(item.image, labels, [tight_box(m) for _, m in objects], value_range=item.value_range)
     posterior = fitter.posterior_result()
     save_laplace(posterior, stored)
     return posterior

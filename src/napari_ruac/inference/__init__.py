@@ -3,7 +3,8 @@
 from .embedding_cache import DiskEmbeddings, EmbeddingCache
 from .image_predictor import ImagePredictor, NoImageError
 from .prediction import Prediction
-from ..models.preprocess import ImageError, Intensity
+from ..core.intensity import Intensity
+from ..models.preprocess import ImageError
 from .prompts import PromptError
 
 __all__ = [

@@ -12,7 +12,8 @@ from ..uq import MethodContext, MethodOptions, get_method
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
-from ..models.preprocess import Intensity, check_image, check_not_constant, to_model_input, to_unit_rgb
+from ..core.intensity import Intensity, to_unit_rgb
+from ..models.preprocess import check_image, check_not_constant, to_model_input
 from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_box, check_points, low_res_mask, mask_bounding_box
 from .zoom import DEFAULT_CONTEXT, Window, ZoomError, as_window, check_context, choose_window, parse_zoom, paste
 

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..models.preprocess import to_model_frame
+from ..core.boxes import to_model_frame
 from ..uq.base import PromptBatch
 
 

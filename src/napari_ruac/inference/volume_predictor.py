@@ -23,7 +23,8 @@ from ..uq.suggest import ClickSuggestion, SuggestionError, edge_width_for, sugge
 from .embedding_cache import EmbeddingCache, image_digest
 from .image_predictor import _split_options
 from .prediction import upsample
-from ..models.preprocess import ImageError, Intensity, check_image, check_not_constant, to_model_input, to_unit_rgb
+from ..core.intensity import Intensity, to_unit_rgb
+from ..models.preprocess import ImageError, check_image, check_not_constant, to_model_input
 from .prompts import PromptError, build_prompt_batch
 from .volume_projection import iter_projection
 from .volume_tracking import ObjectTrack, track_frame

@@ -16,24 +16,9 @@ from typing import Iterator
 
 import numpy as np
 
+from ..core.boxes import grown_box
+from ..core.overlap import iou
 from .prediction import Prediction
-
-
-def grown_box(mask: np.ndarray, margin: float = 0.1, min_margin: int = 2) -> list[float] | None:
-    """The box of ``mask`` grown by ``margin`` × its side (at least ``min_margin`` px), clipped; None if empty."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
-        return None
-    h, w = mask.shape
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    mx = max(min_margin, margin * (x1 - x0))
-    my = max(min_margin, margin * (y1 - y0))
-    return [float(max(0, x0 - mx)), float(max(0, y0 - my)), float(min(w, x1 + mx)), float(min(h, y1 + my))]
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
 def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overlap: float,
@@ -44,7 +29,7 @@ def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overl
         return f"the mask vanished ({area} px)"
     if area > max_growth * before:
         return f"the mask spread to {area / before:.1f}× the slice it came from (a neighbour in the box?)"
-    overlap = _overlap(mask, previous)
+    overlap = iou(mask, previous, empty=0.0)
     if overlap < min_overlap:
         return f"the mask jumped (IoU {overlap:.2f} with the slice it came from)"
     return None

@@ -4,6 +4,7 @@
 ``write_image(path, result, like=image)`` writes a mask or uncertainty map that lines up with it.
 """
 
+from .atomic import atomic_path
 from .folders import OutputFolderError, check_output_folder, output_folder
 from .image_data import ImageData, ImageReadError, ImageWriteError
 from .images import default_suffix, format_of, output_path, read_image, write_image
@@ -14,6 +15,7 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "OutputFolderError",
+    "atomic_path",
     "check_output_folder",
     "default_suffix",
     "format_of",

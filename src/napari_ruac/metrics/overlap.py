@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import overlap
 from ._inputs import binary, needs_slices, same_shape, valid_mask
 from .spatial import boundary, boundary_width
 
@@ -18,28 +19,22 @@ def _masks(prediction, target, valid):
     return prediction, target, valid_mask(valid, shape)
 
 
-def _ratio(intersection: int, union: int) -> float:
-    return 1.0 if union == 0 else intersection / union
+def _within(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    return (prediction, target) if valid is None else (prediction & valid, target & valid)
 
 
-def _counts(prediction: np.ndarray, target: np.ndarray, valid: np.ndarray | None) -> tuple[int, int, int]:
-    """(|P ∩ G|, |P|, |G|) inside ``valid``."""
-    if valid is not None:
-        prediction, target = prediction & valid, target & valid
-    intersection = int(np.count_nonzero(prediction & target))
-    return intersection, int(np.count_nonzero(prediction)), int(np.count_nonzero(target))
+def _inside(prediction, target, valid) -> tuple[np.ndarray, np.ndarray]:
+    return _within(*_masks(prediction, target, valid))
 
 
 def iou(prediction, target, valid=None) -> float:
-    """Intersection over union |P ∩ G| / |P ∪ G| (Jaccard index)."""
-    intersection, predicted, truth = _counts(*_masks(prediction, target, valid))
-    return _ratio(intersection, predicted + truth - intersection)
+    """Intersection over union |P ∩ G| / |P ∪ G| (Jaccard index), checked inputs, inside ``valid``."""
+    return overlap.iou(*_inside(prediction, target, valid))
 
 
 def dice(prediction, target, valid=None) -> float:
-    """Dice coefficient 2|P ∩ G| / (|P| + |G|) (= F1 of the foreground)."""
-    intersection, predicted, truth = _counts(*_masks(prediction, target, valid))
-    return _ratio(2 * intersection, predicted + truth)
+    """Dice coefficient 2|P ∩ G| / (|P| + |G|) (= F1 of the foreground), checked inputs, inside ``valid``."""
+    return overlap.dice(*_inside(prediction, target, valid))
 
 
 def boundary_iou(prediction, target, d: int | None = None, valid=None) -> float:
@@ -51,5 +46,4 @@ def boundary_iou(prediction, target, d: int | None = None, valid=None) -> float:
     prediction, target, valid = _masks(prediction, target, valid)
     needs_slices(prediction.shape, "boundary_iou")
     width = boundary_width(prediction.shape) if d is None else int(d)
-    intersection, predicted, truth = _counts(boundary(prediction, width), boundary(target, width), valid)
-    return _ratio(intersection, predicted + truth - intersection)
+    return overlap.iou(*_within(boundary(prediction, width), boundary(target, width), valid))

@@ -7,13 +7,14 @@ pair ``NAME.safetensors`` + ``NAME.json``: the tensors, and the config that rebu
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..io.atomic import atomic_path
 
 FORMAT = "napari-ruac"
 FORMAT_VERSION = 1
@@ -133,16 +134,13 @@ def read_ruac_config(path: str | Path) -> dict:
 
 
 def write_ruac_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], config: dict) -> tuple[Path, Path]:
-    """Write weights + config atomically (temp files, then rename)."""
+    """Write weights + config, each atomically (``io.atomic``: temp file, then rename)."""
     from safetensors.torch import save_file
 
     weights_path, config_path = ruac_paths(path)
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_weights = weights_path.with_name(weights_path.name + ".tmp")
-    tmp_config = config_path.with_name(config_path.name + ".tmp")
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    save_file(contiguous, str(tmp_weights), metadata={"format": FORMAT})
-    tmp_config.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **config}, indent=2))
-    os.replace(tmp_weights, weights_path)
-    os.replace(tmp_config, config_path)
+    with atomic_path(weights_path) as temporary:
+        save_file(contiguous, str(temporary), metadata={"format": FORMAT})
+    with atomic_path(config_path) as temporary:
+        temporary.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **config}, indent=2))
     return weights_path, config_path

@@ -1,84 +1,25 @@
-"""From a user's array (uint8/uint16/float, grey or colour) to SAM2's normalised input, and from
-image pixels to the model's square frame.
+"""From a user's array (uint8/uint16/float, grey or colour) to SAM2's normalised input.
 
 Intensities map to [0, 1] first — uint8 by /255 (as SAM2 expects), other types by
 percentiles or a given window (e.g. a CT window in HU) — then grey becomes three channels,
-the image is resized to the model's square and normalised with ImageNet statistics.
+the image is resized to the model's square and normalised with ImageNet statistics. The intensity
+setting itself lives in :mod:`napari_ruac.core.intensity`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.intensity import Intensity, to_unit_rgb
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-MODES = ("auto", "percentile", "minmax", "window", "none")
 
 
 class ImageError(ValueError):
     """An image the predictors cannot use; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Intensity:
-    """How raw intensities become [0, 1].
-
-    ``auto``: uint8 ÷ 255, anything else by percentiles; ``percentile``: clip to the
-    ``percentiles`` of the data; ``minmax``; ``window``: clip to ``window=(low, high)``;
-    ``none``: values already in [0, 1].
-    """
-
-    mode: str = "auto"
-    percentiles: tuple[float, float] = (0.5, 99.5)
-    window: tuple[float, float] | None = None
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"intensity mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode == "window":
-            if self.window is None or len(self.window) != 2 or not self.window[0] < self.window[1]:
-                raise ValueError(f"intensity window must be (low, high) with low < high, got {self.window!r}")
-        lo, hi = self.percentiles
-        if not 0 <= lo < hi <= 100:
-            raise ValueError(f"percentiles must satisfy 0 ≤ low < high ≤ 100, got {self.percentiles}")
-
-    @classmethod
-    def parse(cls, value: "Intensity | str | tuple | None") -> "Intensity":
-        """Accept an Intensity, a mode name, or a (low, high) window."""
-        if value is None:
-            return cls()
-        if isinstance(value, Intensity):
-            return value
-        if isinstance(value, str):
-            return cls(mode=value)
-        if isinstance(value, (tuple, list)) and len(value) == 2:
-            return cls(mode="window", window=(float(value[0]), float(value[1])))
-        raise ValueError(f"cannot read intensity setting {value!r}: use a mode name {MODES} or (low, high)")
-
-    def value_range(self, data: np.ndarray) -> tuple[float, float]:
-        """(low, high) that map to 0 and 1 for ``data`` (an image, or a whole volume)."""
-        if self.mode == "window":
-            return float(self.window[0]), float(self.window[1])
-        if self.mode == "none":
-            return 0.0, 1.0
-        if self.mode == "auto" and data.dtype == np.uint8:
-            return 0.0, 255.0
-        sample = _subsample(data)
-        if self.mode == "minmax":
-            return float(sample.min()), float(sample.max())
-        lo, hi = np.percentile(sample, self.percentiles)
-        return float(lo), float(hi)
-
-
-def _subsample(data: np.ndarray, limit: int = 4_000_000) -> np.ndarray:
-    """A strided view with at most ~limit values, so percentiles of big volumes stay cheap."""
-    flat = data.reshape(-1)
-    step = max(1, flat.size // limit)
-    return flat[::step]
 
 
 def check_image(image, name: str = "image") -> np.ndarray:
@@ -136,17 +77,6 @@ def check_not_constant(array: np.ndarray, name: str = "image") -> None:
         )
 
 
-def to_unit_rgb(image: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    """H×W×C array → float32 H×W×3 in [0, 1] with ``value_range`` mapped to [0, 1]."""
-    lo, hi = value_range
-    scale = 1.0 / (hi - lo) if hi > lo else 0.0
-    out = (image.astype(np.float32) - np.float32(lo)) * np.float32(scale)
-    np.clip(out, 0.0, 1.0, out=out)
-    if out.shape[-1] == 1:
-        out = np.repeat(out, 3, axis=-1)
-    return out
-
-
 def to_model_input(unit_rgb: np.ndarray, image_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """H×W×3 in [0, 1] → (1, 3, S, S) resized (bilinear, antialiased, like SAM2) and normalised."""
     x = torch.from_numpy(np.ascontiguousarray(unit_rgb)).permute(2, 0, 1)[None].to(device)
@@ -169,12 +99,3 @@ def prepare_image(
         value_range = Intensity.parse(intensity).value_range(array)
     unit = to_unit_rgb(array, value_range)
     return to_model_input(unit, image_size, device), (array.shape[0], array.shape[1]), value_range
-
-
-def to_model_frame(xy: np.ndarray, image_hw: tuple[int, int], image_size: int) -> np.ndarray:
-    """Scale x, y pairs from image pixels to the model's square of side ``image_size``."""
-    h, w = image_hw
-    out = np.array(xy, dtype=np.float64).reshape(-1, 2)
-    out[:, 0] *= image_size / w
-    out[:, 1] *= image_size / h
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..core.intensity import CT_WINDOWS
 from .geometry import ellipsoid, place_behind, smooth_noise
 from .volume import SampleVolume, spacing_affine
 
@@ -156,7 +157,7 @@ def ct_phantom(seed: int = 0, shape=(32, 128, 128), spacing=(3.0, 2.5, 2.5), **s
     origin = -(np.asarray(shape) - 1) / 2 * np.asarray(spacing, float)
     return SampleVolume(
         image=image, labels=labels, spacing=tuple(float(s) for s in spacing),
-        affine=spacing_affine(spacing, origin), name="CT phantom", unit="mm", window=(-160.0, 240.0),
+        affine=spacing_affine(spacing, origin), name="CT phantom", unit="mm", window=CT_WINDOWS["soft-tissue"],
         label_names=names,
         description=("synthetic CT torso in Hounsfield units: body with fat layer, bone ring, spine, lungs, "
                      f"heart, liver, spleen, kidneys, liver lesion (low contrast), cyst, lung nodule; "

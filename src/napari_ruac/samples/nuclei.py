@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..core.intensity import percentile_range
 from .geometry import ellipsoid, place_behind, rotation_matrix, smooth_noise
 from .volume import SampleVolume, spacing_affine
 
@@ -100,7 +101,7 @@ def render_nuclei(seed: int, shape, spacing, *, count: int | None = None,
 
 
 def _window(image) -> tuple[float, float]:
-    low, high = np.percentile(image, [0.5, 99.9])
+    low, high = percentile_range(image, (0.5, 99.9))
     return float(low), float(high)
 
 

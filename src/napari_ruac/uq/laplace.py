@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core.boxes import tight_box, to_model_frame
+from ..core.objects import object_masks
 from ..models.decoder import select_token_index
 from ..models.uncertainty import binary_entropy, mackay_probability
 from .base import HeadMethod, MethodOptions, register_method
@@ -70,18 +72,6 @@ def diag_ggn(activation: torch.Tensor, features: torch.Tensor, logits: torch.Ten
 
 
 # ---- fitting ------------------------------------------------------------------------------
-def _objects(mask: np.ndarray) -> list[np.ndarray]:
-    mask = np.asarray(mask)
-    if mask.dtype == bool or set(np.unique(mask).tolist()) <= {0, 1}:
-        return [mask.astype(bool)] if mask.any() else []
-    return [mask == v for v in np.unique(mask) if v != 0]
-
-
-def _box(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
-
-
 class LaplaceFitter:
     """Accumulates the GGN over images one at a time (so callers can show progress)."""
 
@@ -112,12 +102,12 @@ class LaplaceFitter:
     ) -> int:
         """One image; ``mask``: bool (one object) or labels (one object per id); ``value_range``
         as ``ImagePredictor.set_image``. Returns the number of prompts used."""
-        from ..models.preprocess import prepare_image, to_model_frame
+        from ..models.preprocess import prepare_image
 
         model = self.model
-        objects = _objects(mask)
+        objects = object_masks(mask, min_area=0, mode="labels")
         if boxes is None:
-            boxes = [_box(m) for m in objects]
+            boxes = [tight_box(m) for m in objects]
         if len(boxes) != len(objects):
             raise ValueError(f"got {len(boxes)} boxes for {len(objects)} objects in the mask")
         if not objects:

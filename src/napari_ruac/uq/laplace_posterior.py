@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from ..io.atomic import atomic_path
 
 FORMAT = "napari-ruac-laplace"
 
@@ -157,12 +158,10 @@ def save_laplace(posterior: LaplacePosterior, path: str | Path) -> tuple[Path, P
     from safetensors.torch import save_file
 
     weights, config = _paths(path)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    tmp_w, tmp_c = weights.with_name(weights.name + ".tmp"), config.with_name(config.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in posterior.state_dict().items()}, str(tmp_w))
-    tmp_c.write_text(json.dumps({"format": FORMAT, "config": posterior.config()}, indent=2))
-    os.replace(tmp_w, weights)
-    os.replace(tmp_c, config)
+    with atomic_path(weights) as temporary:
+        save_file({k: v.detach().cpu().contiguous() for k, v in posterior.state_dict().items()}, str(temporary))
+    with atomic_path(config) as temporary:
+        temporary.write_text(json.dumps({"format": FORMAT, "config": posterior.config()}, indent=2))
     return weights, config
 
 

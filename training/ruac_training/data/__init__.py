@@ -2,7 +2,7 @@
 
 from .dataset import ObjectDataset, to_tensors
 from .loader import ResumableSampler, build_datasets, build_loader, split_items
-from .objects import components, extract_objects
+from .objects import extract_objects
 from .readers import DataError, read_array
 from .sources import (
     SOURCE_TYPES,
@@ -31,7 +31,6 @@ __all__ = [
     "build_datasets",
     "build_loader",
     "build_source",
-    "components",
     "extract_objects",
     "read_array",
     "split_items",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from napari_ruac.inference.preprocess import to_model_input
+from napari_ruac.models.preprocess import to_model_input
 
 from .sources import Source
 

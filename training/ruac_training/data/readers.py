@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from napari_ruac.io import atomic_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -89,10 +90,8 @@ def read_volume(path: str | Path, cache: str | Path | None = None) -> np.ndarray
     key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = Path(cache) / f"{stem_of(path)}-{key}.npy"
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp.npy")
-        np.save(tmp, read_array(path))
-        os.replace(tmp, target)
+        with atomic_path(target) as temporary:
+            np.save(temporary, read_array(path))
     return np.load(target, mmap_mode="r")
 
 

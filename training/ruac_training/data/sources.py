@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .intensity import ct_range, to_unit, value_range
+from napari_ruac.core.intensity import ct_range
+
+from .intensity import to_unit, value_range
 from .objects import extract_objects
 from .readers import IMAGE_SUFFIXES, NIFTI_SUFFIXES, DataError, list_files, paired_files, read_array, read_volume
 

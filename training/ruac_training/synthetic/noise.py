@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from napari_ruac.core.intensity import percentile_range, stretch
+
 
 def _per_channel(image: np.ndarray, function) -> np.ndarray:
     if image.ndim == 3:
@@ -92,8 +94,7 @@ def gamma_curve(image: np.ndarray, gamma: float) -> np.ndarray:
 def normalise(image: np.ndarray, low_percentile: float = 0.1, high_percentile: float = 99.9) -> np.ndarray:
     """Stretch an image to [0, 1] between two percentiles (robust to a few hot pixels)."""
     sample = image[::3, ::3] if image.size > 40000 else image  # percentiles of a subsample are enough
-    low, high = np.percentile(sample, [low_percentile, high_percentile])
-    return np.clip((image - low) / max(high - low, 1e-6), 0, 1).astype(np.float32)
+    return stretch(image, *percentile_range(sample, (low_percentile, high_percentile))).astype(np.float32)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

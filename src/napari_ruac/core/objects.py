@@ -1,9 +1,14 @@
-"""Splitting ground-truth masks into the objects that get one prompt each (UncertSAM App. B).
+"""Splitting an annotation into the objects that get one prompt each: the one rule, used by the
+evaluation study, the training data and the post-hoc fits (UncertSAM App. B, METHOD.md §3).
 
-Label images: one object per label id. Binary masks: connected components with the paper's
-rule — close twice with a 3×3 kernel, find components (8-connected), AND with the original,
-keep those larger than ``min_area`` pixels. Colour-coded RGB masks: one binary mask per colour,
-then components within each colour.
+- **Label images**: one object per label id > 0.
+- **Binary masks**: connected components — close twice with a 3×3 square (the image border
+  never erodes, as OpenCV), label 8-connected components, AND each with the original mask.
+- **Colour-coded RGB masks**: one binary mask per colour (black is background), then
+  components within each colour.
+
+Every mode keeps objects with *strictly more* than ``min_area`` pixels (as the paper);
+components come largest first, label ids in increasing order.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+MODES = ("auto", "labels", "components", "colour")
 PAPER_MIN_AREA = 1000
 _SQUARE = np.ones((3, 3), dtype=bool)
 
@@ -27,8 +33,8 @@ def close_like_opencv(mask: np.ndarray) -> np.ndarray:
     return ndimage.binary_erosion(dilated, _SQUARE, border_value=1)
 
 
-def connected_objects(mask: np.ndarray, min_area: int) -> list[np.ndarray]:
-    """The paper's component split of one binary mask (largest first)."""
+def connected_objects(mask: np.ndarray, min_area: int = 0) -> list[np.ndarray]:
+    """The component split of one binary mask (largest first; see the module docstring)."""
     mask = np.asarray(mask, dtype=bool)
     closed = close_like_opencv(close_like_opencv(mask))
     labels, count = ndimage.label(closed, structure=_SQUARE)
@@ -48,33 +54,37 @@ def is_colour_mask(mask: np.ndarray) -> bool:
     return bool((rgb != rgb[..., :1]).any())
 
 
+def is_binary(mask: np.ndarray) -> bool:
+    """A bool mask, or one whose values are a subset of {0, 1} or of {0, 255}."""
+    if mask.dtype == bool:
+        return True
+    values = set(np.unique(mask).tolist())
+    return values <= {0, 1} or values <= {0, 255}
+
+
 def split_objects(mask: np.ndarray, min_area: int | None = None, mode: str = "auto") -> list[tuple[str, np.ndarray]]:
-    """[(object id, bool mask)] for one 2D ground-truth mask.
+    """[(object id, bool mask)] for one 2D annotation.
 
     ``mode``: ``auto`` (colour if RGB with colours, components if binary, else label ids),
     ``labels``, ``components`` or ``colour``. ``min_area`` (default :func:`default_min_area`)
-    drops smaller objects (strictly larger is kept, as the paper).
+    drops objects with at most that many pixels.
     """
+    if mode not in MODES:
+        raise ValueError(f"unknown object mode {mode!r}; use {', '.join(MODES)}")
     mask = np.asarray(mask)
     if mask.ndim == 3 and mask.shape[-1] in (3, 4) and not is_colour_mask(mask):
         mask = mask[..., 0]
     if mask.ndim not in (2, 3):
-        raise ValueError(f"a ground-truth mask must be (H, W) or (H, W, 3); got shape {mask.shape}")
+        raise ValueError(f"an annotation mask must be (H, W) or (H, W, 3); got shape {mask.shape}")
     area = default_min_area(mask.shape) if min_area is None else int(min_area)
     if mode == "auto":
-        if mask.ndim == 3:
-            mode = "colour"
-        elif mask.dtype == bool or set(np.unique(mask).tolist()) <= {0, 1} or set(np.unique(mask).tolist()) <= {0, 255}:
-            mode = "components"
-        else:
-            mode = "labels"
+        mode = "colour" if mask.ndim == 3 else ("components" if is_binary(mask) else "labels")
     if mode == "colour":
         if mask.ndim != 3:
-            raise ValueError("mode='colour' needs an RGB mask (H, W, 3)")
+            raise ValueError("object mode 'colour' needs an RGB mask (H, W, 3); this mask has one channel")
         rgb = mask[..., :3]
-        colours = np.unique(rgb.reshape(-1, 3), axis=0)
         out = []
-        for colour in colours:
+        for colour in np.unique(rgb.reshape(-1, 3), axis=0):
             if not colour.any():
                 continue  # black is background
             name = "rgb" + "-".join(str(int(c)) for c in colour)
@@ -82,16 +92,19 @@ def split_objects(mask: np.ndarray, min_area: int | None = None, mode: str = "au
             out += [(f"{name}_cc{i}", part) for i, part in enumerate(parts)]
         return out
     if mask.ndim != 2:
-        raise ValueError(f"mode={mode!r} needs a 2D mask, got shape {mask.shape}")
+        raise ValueError(f"object mode {mode!r} needs a 2D mask, got shape {mask.shape}")
     if mode == "components":
         return [(f"cc{i}", part) for i, part in enumerate(connected_objects(mask != 0, area))]
-    if mode == "labels":
-        out = []
-        for value in np.unique(mask):
-            if value == 0:
-                continue
-            obj = mask == value
-            if int(obj.sum()) > area:
-                out.append((f"label{int(value)}", obj))
-        return out
-    raise ValueError(f"unknown object mode {mode!r}; use auto, labels, components or colour")
+    out = []
+    for value in np.unique(mask):
+        if value == 0:
+            continue
+        obj = mask == value
+        if int(obj.sum()) > area:
+            out.append((f"label{int(value)}", obj))
+    return out
+
+
+def object_masks(mask: np.ndarray, min_area: int | None = None, mode: str = "auto") -> list[np.ndarray]:
+    """The bool masks of :func:`split_objects`, without their ids."""
+    return [obj for _, obj in split_objects(mask, min_area, mode)]

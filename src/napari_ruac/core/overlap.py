@@ -1,0 +1,29 @@
+"""Overlap of two binary masks: IoU and Dice, the bare arithmetic (``metrics.overlap`` adds checks).
+
+``empty`` is the score when both masks are empty (nothing to find and nothing found): the
+metrics report 1.0; tracking, which asks "did the mask continue?", passes 0.0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def overlap_counts(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
+    """(|A ∩ B|, |A|, |B|) of two boolean arrays of the same shape."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    return int(np.count_nonzero(a & b)), int(np.count_nonzero(a)), int(np.count_nonzero(b))
+
+
+def iou(a: np.ndarray, b: np.ndarray, empty: float = 1.0) -> float:
+    """Intersection over union |A ∩ B| / |A ∪ B| (Jaccard index)."""
+    both, size_a, size_b = overlap_counts(a, b)
+    union = size_a + size_b - both
+    return float(empty) if union == 0 else both / union
+
+
+def dice(a: np.ndarray, b: np.ndarray, empty: float = 1.0) -> float:
+    """Dice coefficient 2|A ∩ B| / (|A| + |B|) (= F1 of the foreground)."""
+    both, size_a, size_b = overlap_counts(a, b)
+    total = size_a + size_b
+    return float(empty) if total == 0 else 2 * both / total
