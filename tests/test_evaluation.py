@@ -15,7 +15,7 @@ from fixture_models import blob_scene
 from napari_ruac.core.intensity import ct_normalise
 from napari_ruac.core.objects import split_objects
 from napari_ruac.evaluation import DatasetError, find_pairs, iter_items, run_evaluation
-from napari_ruac.evaluation.cli import add_evaluate_arguments, evaluate_command
+from napari_ruac.cli import evaluate as evaluate_cli
 from napari_ruac.evaluation.gt_prompts import make_prompt, object_rng
 from napari_ruac.metrics import EVALUATE_KEYS
 
@@ -189,17 +189,17 @@ def test_full_run_writes_everything_and_resumes(tmp_path, tiny_model):
 def test_cli_runs_and_reports_bad_input(tmp_path, tiny_model, monkeypatch, capsys):
     import argparse
 
-    parser = add_evaluate_arguments(argparse.ArgumentParser())
+    parser = evaluate_cli.add_arguments(argparse.ArgumentParser())
     args = parser.parse_args([str(tmp_path / "nothing"), "--methods", "sam2", "--out", str(tmp_path / "o")])
     monkeypatch.setattr("napari_ruac.evaluation.runner._load_model", lambda *a, **k: tiny_model)
-    assert evaluate_command(args) == 2
+    assert evaluate_cli.run(args) == 2
     assert "not a folder" in capsys.readouterr().err
     args = parser.parse_args([str(tmp_path / "nothing"), "--methods", "laplace", "--out", str(tmp_path / "o")])
-    assert evaluate_command(args) == 2
+    assert evaluate_cli.run(args) == 2
     assert "--laplace-fit" in capsys.readouterr().err
     data = _write_blobs(tmp_path / "blobs", count=1)
     args = parser.parse_args([str(data), "--methods", "sam2,ruac", "--out", str(tmp_path / "o")])
-    assert evaluate_command(args) == 0
+    assert evaluate_cli.run(args) == 0
     assert len(_rows(tmp_path / "o" / "blobs" / "results.csv")) == 2 * 2
 
 

@@ -9,7 +9,6 @@ finds the wrong pixels (AUROC) per object.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -19,14 +18,6 @@ from .core.boxes import box_on_largest_slice
 from .core.intensity import percentile_range, stretch
 
 DEMO_OBJECTS = 2  # objects per sample
-
-
-def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    from .cli import add_model_arguments
-
-    parser.add_argument("--out", default="demo_output", help="output folder")
-    parser.add_argument("--objects", type=int, default=DEMO_OBJECTS, help="objects per sample")
-    add_model_arguments(parser)
 
 
 def _largest_objects(labels: np.ndarray, count: int) -> list[int]:
@@ -99,15 +90,3 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
     report.write_text("\n".join(lines) + "\n")
     return report
 
-
-def demo_command(args) -> int:
-    from .cli import _load
-
-    model = _load(args)
-    options = {"seed": args.seed}
-    if args.num_samples:
-        options["num_samples"] = args.num_samples
-    report = run_demo(model, Path(args.out), method=args.method, objects=args.objects, **options)
-    print(report.read_text())
-    print(f"report: {report}")
-    return 0

@@ -1,6 +1,5 @@
-"""``napari-ruac evaluate``: the command-line face of :func:`run_evaluation` (a tqdm bar over
-the image files). The main CLI calls ``add_evaluate_arguments(subparser)`` and
-``evaluate_command(args)``."""
+"""``napari-ruac evaluate``: the command-line face of :func:`napari_ruac.evaluation.run_evaluation`
+(a tqdm bar over the image files)."""
 
 from __future__ import annotations
 
@@ -8,11 +7,13 @@ import argparse
 import sys
 
 from ..core.objects import MODES as OBJECT_MODES
-from .gt_prompts import PROMPT_KINDS
-from .runner import EvaluationSettings, run_evaluation
+from ..evaluation.gt_prompts import PROMPT_KINDS
+from ..evaluation.runner import EvaluationSettings, run_evaluation
+
+HELP = "compare uncertainty methods on labelled datasets (tables + plots)"
 
 
-def add_evaluate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("data", nargs="+", help="dataset folders, each with images/ and masks/ (or imagesTr/ + labelsTr/)")
     parser.add_argument(
         "--methods", default="ruac,sam2,tta,prompt,laplace",
@@ -65,7 +66,7 @@ def settings_from_args(args: argparse.Namespace) -> EvaluationSettings:
     )
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the evaluation with a progress bar; returns the exit code."""
     from tqdm import tqdm
 
@@ -103,12 +104,3 @@ def evaluate_command(args: argparse.Namespace) -> int:
             bar.close()
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m napari_ruac.evaluation.cli``)."""
-    parser = add_evaluate_arguments(argparse.ArgumentParser(prog="napari-ruac evaluate", description=__doc__))
-    return evaluate_command(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

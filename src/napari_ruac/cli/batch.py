@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from .common import (
+    CommandError, add_intensity_arguments, add_model_arguments, intensity_from_args, method_options, parse_points,
+)
+from .everything import add_everything_arguments, run_batch_all
+
+HELP = "segment every image/volume in a folder; resumable; report.csv"
 
 EPILOG = """\
 prompts (choose one source):
@@ -29,9 +35,7 @@ OUT/report.csv. A rerun skips finished volumes; --overwrite starts over.
 """
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli import add_model_arguments
-
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("input_dir", help="folder of images/volumes (.nii/.nii.gz, .tif/.ome.tif, .png/.jpg, .npy)")
@@ -55,18 +59,14 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     scale.add_argument("--workers", type=int, help="LocalCluster workers (default: one per GPU, else ≤ 4 CPU workers)")
     scale.add_argument("--threads-per-worker", type=int, help="LocalCluster threads per worker (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="recompute everything, ignoring finished volumes")
-    parser.add_argument("--intensity", default="auto", choices=["auto", "percentile", "minmax", "none"])
-    parser.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="fixed intensity window (CT)")
+    add_intensity_arguments(parser, "fixed intensity window (CT)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_model_arguments(parser)
-    from ..cli import add_everything_arguments
-
     add_everything_arguments(parser)
 
 
 def _prompt_source(args):
-    from ..cli import CommandError, _parse_points
-    from .prompts import LabelPrompts, PromptFile, TemplatePrompt
+    from ..batch.prompts import LabelPrompts, PromptFile, TemplatePrompt
 
     if args.labels is not None and not args.points:
         raise CommandError("--labels go with --points (one label per point).")
@@ -82,11 +82,11 @@ def _prompt_source(args):
         raise CommandError("--refine refines existing masks: give them with --from-labels [DIR].")
     if args.from_labels is not None:
         return LabelPrompts(args.from_labels or None, refine=args.refine)
-    return TemplatePrompt(box=args.box, points=_parse_points(args.points), labels=args.labels, slice=args.slice)
+    return TemplatePrompt(box=args.box, points=parse_points(args.points), labels=args.labels, slice=args.slice)
 
 
 def _model_spec(args):
-    from .model_spec import ModelSpec
+    from ..batch.model_spec import ModelSpec
 
     return ModelSpec(
         name=args.model,
@@ -99,22 +99,18 @@ def _model_spec(args):
     )
 
 
-def batch_command(args) -> int:
+def run(args) -> int:
     from tqdm import tqdm
 
     if args.all:
-        return _batch_all(args)
-    from ..cli import _intensity
-    from .events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
-    from .runner import iter_batch
+        return run_batch_all(args)
+    from ..batch.events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
+    from ..batch.runner import iter_batch
 
-    options = {"seed": args.seed}
-    if args.num_samples:
-        options["num_samples"] = args.num_samples
     events = iter_batch(
         args.input_dir, args.out, _prompt_source(args), model=_model_spec(args), method=args.method,
-        intensity=_intensity(args), scheduler=args.scheduler, workers=args.workers,
-        threads_per_worker=args.threads_per_worker, overwrite=args.overwrite, **options,
+        intensity=intensity_from_args(args), scheduler=args.scheduler, workers=args.workers,
+        threads_per_worker=args.threads_per_worker, overwrite=args.overwrite, **method_options(args),
     )  # fmt: skip
     overall = volume_bar = None
     summary = None
@@ -144,49 +140,3 @@ def batch_command(args) -> int:
     print(summary)
     return min(summary.failed, 100)
 
-
-def _batch_all(args) -> int:
-    """``batch DIR --all``: every object of every file; exit status = number of failed files."""
-    import csv
-
-    from tqdm import tqdm
-
-    from ..cli import CommandError, _intensity, _load, everything_settings
-    from ..everything.folder import FileDone, iter_everything_folder
-
-    if args.box is not None or args.points or args.prompts or args.from_labels is not None:
-        raise CommandError("--all segments every object without prompts: drop --box/--points/--prompts/--from-labels.")
-    if args.scheduler:
-        raise CommandError("--all runs in this process; drop --scheduler.")
-    model = _load(args)
-    rows, failed = [], 0
-    bar = None
-    for event in iter_everything_folder(args.input_dir, args.out, model, overwrite=args.overwrite, method=args.method,
-                                        seed_slices=args.seed_slices, intensity=_intensity(args),
-                                        settings=everything_settings(args), seed=args.seed):
-        if isinstance(event, FileDone):
-            if bar is not None:
-                bar.close()
-                bar = None
-            if event.error:
-                failed += 1
-                tqdm.write(f"failed: {event.path.name}: {event.error}", file=sys.stderr)
-            elif event.skipped:
-                tqdm.write(f"{event.path.name}: already done; skipping (--overwrite to redo)", file=sys.stderr)
-            rows.append(dict(file=event.path.name, objects="" if event.outputs is None else event.outputs.stats["objects"],
-                             status="failed" if event.error else "skipped" if event.skipped else "done",
-                             objects_csv="" if event.outputs is None else event.outputs.objects.name,
-                             error=event.error or ""))
-        else:
-            path, progress = event
-            if bar is None:
-                bar = tqdm(total=progress.total, desc=path.name, unit="step", disable=args.no_progress)
-            bar.total = progress.total
-            bar.update(progress.done - bar.n)
-    report = Path(args.out) / "everything_report.csv"
-    with open(report, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "status", "objects", "objects_csv", "error"])
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"report: {report} ({len(rows) - failed} of {len(rows)} files ok)")
-    return min(failed, 100)

@@ -1,0 +1,91 @@
+"""Pieces every command shares: model arguments and loading, intensity, point parsing, CommandError."""
+
+from __future__ import annotations
+
+import argparse
+
+INTENSITY_CHOICES = ("auto", "percentile", "minmax", "none")
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def tqdm_bytes(description: str):
+    """A download progress callback ``(done, total)`` drawing a tqdm bar in bytes."""
+    from tqdm import tqdm
+
+    bar = {"bar": None}
+
+    def progress(done: int, total: int) -> None:
+        if bar["bar"] is None:
+            bar["bar"] = tqdm(total=total or None, unit="B", unit_scale=True, desc=description)
+        bar["bar"].update(done - bar["bar"].n)
+        if total and done >= total:
+            bar["bar"].close()
+
+    return progress
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="model name (see `napari-ruac info`) or checkpoint path; default: best available")
+    parser.add_argument("--config", help="SAM2 config for a .pt checkpoint whose architecture is not in its name")
+    parser.add_argument("--ruac-checkpoint", help="trained RUAC head (.safetensors/.json) to put on the model")
+    parser.add_argument("--device", default="auto", help="auto (cuda → mps → cpu), cpu, cuda, cuda:1, mps")
+    parser.add_argument("--method", default="ruac", help="ruac, ruac-mc, sam2, tta, prompt, laplace, varnet")
+    parser.add_argument("--num-samples", type=int, help="samples for sampling methods (ruac-mc 20, tta/prompt/laplace 16)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--random-weights", action="store_true", help="random weights of the same architecture (testing only)"
+    )
+    parser.add_argument("--image-size", type=int, help="model input size for registry models (default: their own)")
+
+
+def load_model_from_args(args):
+    """The model named by the model arguments (downloading with a progress bar when needed)."""
+    from ..models import default_model_name, load_model
+
+    name = args.model or default_model_name()
+    return load_model(
+        name,
+        device=args.device,
+        pretrained=not getattr(args, "random_weights", False),
+        config=getattr(args, "config", None),
+        image_size=getattr(args, "image_size", None),
+        ruac_checkpoint=getattr(args, "ruac_checkpoint", None),
+        progress=tqdm_bytes(f"downloading {name}"),
+    )
+
+
+def method_options(args) -> dict:
+    """``seed`` and, when given, ``num_samples`` for the predictor."""
+    options = {"seed": args.seed}
+    if args.num_samples:
+        options["num_samples"] = args.num_samples
+    return options
+
+
+def add_intensity_arguments(parser: argparse.ArgumentParser, window_help: str) -> None:
+    parser.add_argument("--intensity", default="auto", choices=list(INTENSITY_CHOICES))
+    parser.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"), help=window_help)
+
+
+def intensity_from_args(args):
+    """``--window LOW HIGH`` as a (low, high) window, else the ``--intensity`` mode name."""
+    if args.window:
+        return tuple(args.window)
+    return args.intensity
+
+
+def parse_points(values: list[str] | None) -> list[list[float]] | None:
+    """``["120,85", "140,90"]`` → ``[[120.0, 85.0], [140.0, 90.0]]`` (None when no points)."""
+    if not values:
+        return None
+    points = []
+    for value in values:
+        try:
+            x, y = (float(v) for v in value.split(","))
+        except ValueError:
+            raise CommandError(f"--points takes X,Y pairs such as 120,85; got {value!r}") from None
+        points.append([x, y])
+    return points

@@ -1,0 +1,38 @@
+"""``napari-ruac info``: version, devices, cache folder, models present, methods."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "devices, cache folder, models present, methods"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options."""
+
+
+def run(args) -> int:
+    import torch
+
+    from .. import __version__
+    from ..models import MODELS, cache_dir, default_model_name, embedded_models
+    from ..models.device import available_devices
+    from ..models.registry import checkpoint_path
+    from ..uq import available_methods, get_method
+
+    print(f"napari-ruac {__version__}  (torch {torch.__version__}, python {sys.version.split()[0]})")
+    print(f"devices:      {', '.join(available_devices())}  (auto picks {available_devices()[0]})")
+    print(f"cache:        {cache_dir()}  (set NAPARI_RUAC_CACHE to move it)")
+    print(f"default model: {default_model_name()}")
+    print("models:")
+    for name, path in embedded_models().items():
+        print(f"  {name:24s} shipped    {path.with_suffix('.safetensors')}")
+    for name, spec in MODELS.items():
+        path = checkpoint_path(name)
+        state = "present   " if path.is_file() else "not cached"
+        print(f"  {name:24s} {state} {spec.size_bytes / 1e6:6.0f} MB  {spec.description}")
+    print("methods:")
+    for name in available_methods():
+        print(f"  {name:10s} {get_method(name).description}")
+    return 0
