@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from napari_ruac import ImagePredictor, load_model
+from napari_ruac.core.boxes import tight_box
 from napari_ruac.uq.laplace import fit_laplace
 from napari_ruac.uq.varnet import VarianceHead
 
@@ -52,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     device = model.device
     sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
     image, mask = scene(args.image_size)
-    ys, xs = np.nonzero(mask)
-    box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+    box = tight_box(mask)
     posterior = fit_laplace(model, [image], [mask])
     varnet = VarianceHead().to(device).eval()
     n = args.samples

@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy import ndimage
 
+from napari_ruac.core.boxes import tight_box
 from napari_ruac.inference import ImagePredictor, PromptError
 from napari_ruac.inference.prompts import MASK_PROMPT_LOGIT, low_res_mask, object_mask
 from napari_ruac.models.prompt_map import region_prompt_map
@@ -98,17 +99,12 @@ def test_refine_on_a_plain_sam2_model_feeds_the_mask_as_logits(tiny_model, blob)
     truth = labels == 1
     assert not tiny_model.info.prompt_map
     refined = predictor.refine_mask(truth, points=[[5.0, 5.0]], labels=[0])
-    boxed = predictor.predict(box=refined_box(truth), points=[[5.0, 5.0]], labels=[0], multimask=False)
+    boxed = predictor.predict(box=tight_box(truth), points=[[5.0, 5.0]], labels=[0], multimask=False)
     assert refined.mask.shape == truth.shape
     assert not np.allclose(refined.probability, boxed.probability)  # the mask prompt changed the answer
     assert MASK_PROMPT_LOGIT == pytest.approx(6.9068, abs=1e-3)
     with pytest.raises(PromptError, match="mask prompt has shape"):
         predictor.refine_mask(truth[:-1])
-
-
-def refined_box(mask):
-    rows, cols = np.nonzero(mask)
-    return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
 
 
 # ---- batch / CLI: --from-labels --refine ------------------------------------------------------

@@ -12,9 +12,10 @@ from ..uq import MethodContext, MethodOptions, get_method
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
+from ..core.boxes import tight_box
 from ..core.intensity import Intensity, to_unit_rgb
 from ..models.preprocess import check_image, check_not_constant, to_model_input
-from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_box, check_points, low_res_mask, mask_bounding_box
+from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_box, check_points, low_res_mask
 from .zoom import DEFAULT_CONTEXT, Window, ZoomError, as_window, check_context, choose_window, parse_zoom, paste
 
 
@@ -280,7 +281,7 @@ class ImagePredictor:
         if isinstance(box, str):
             if box != "auto":
                 raise ValueError(f"box must be [x0, y0, x1, y1], None or 'auto', got {box!r}")
-            box = mask_bounding_box(full.astype(bool))
+            box = tight_box(full.astype(bool))
         checked = None if points is None else check_points(points, labels, self._image_hw)
         # zoom: the mask prompt lives in the frame of the window the prompt is decoded in
         window = self.window_for(None if box is None else check_box(box, self._image_hw),

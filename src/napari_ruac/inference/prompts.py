@@ -163,9 +163,3 @@ def low_res_mask(mask, image_hw: tuple[int, int], image_size: int) -> np.ndarray
     )[0, 0].numpy()
     binary = coverage >= 0.5
     return binary if binary.any() else coverage > 0
-
-
-def mask_bounding_box(mask: np.ndarray) -> list[float]:
-    """[x0, y0, x1, y1] around the True pixels of a 2D mask (exclusive upper corner)."""
-    rows, cols = np.nonzero(mask)
-    return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..core.boxes import tight_box
+
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
@@ -157,8 +159,7 @@ def _as_points(points) -> np.ndarray:
 
 def _extent(mask: np.ndarray, clicks: np.ndarray, box, margin: float) -> np.ndarray:
     """The bounding box of the mask, the clicks and the box, grown by ``margin`` × its size."""
-    rows, cols = np.nonzero(mask)
-    y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    x0, y0, x1, y1 = tight_box(mask)
     if len(clicks):
         x0, x1 = min(x0, clicks[:, 0].min()), max(x1, clicks[:, 0].max() + 1)
         y0, y1 = min(y0, clicks[:, 1].min()), max(y1, clicks[:, 1].max() + 1)
