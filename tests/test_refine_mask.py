@@ -133,7 +133,7 @@ def test_batch_refines_label_masks_on_every_slice_they_cover(tiny_model, blob, t
     # the written mask is the predictor's refinement of the label mask on that slice
     predictor = ImagePredictor(tiny_model, method="sam2")
     predictor.set_image(volume[0], value_range=predictor.intensity.value_range(volume))
-    expected = predictor.refine_mask(labels == 1, box=refined_box(labels == 1)).mask
+    expected = predictor.refine_mask(labels == 1, box=tight_box(labels == 1)).mask
     written = read_image(tmp_path / "out" / "a_mask.tif").array
     np.testing.assert_array_equal(written[0] > 0, expected)
     assert not written[1].any()
