@@ -319,7 +319,7 @@ def test_model_loads_off_the_gui_thread_and_bad_files_are_reported(make_napari_v
 @pytest.mark.viewer
 def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_proxy, qtbot, tiny_model, volume,
                                                             monkeypatch):
-    from napari_ruac.inference.volume_predictor import SliceResult
+    from napari_ruac.inference import SliceResult
 
     stack, truth = volume
     shown = []

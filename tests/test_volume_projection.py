@@ -48,28 +48,28 @@ def test_tracks_forward_and_backward_and_stops_at_the_ends():
     objects = {1: {4: dict(box=[20, 20, 44, 44])}}
     predictor = ThresholdPredictor()
     results = list(iter_projection(predictor, volume, objects, "both", (0.0, 1.0)))
-    assert [r[0] for r in results] == [4, 5, 6, 7, 8, 9, 3, 2, 1, 0]  # prompted, forward, backward
-    assert results[-1][4:6] == (10, 10)  # done, total
-    by_z = {z: out for z, _, out, _, _, _, _ in results}
-    stops = {z: why for z, *_, why in results if why}
+    assert [r.z for r in results] == [4, 5, 6, 7, 8, 9, 3, 2, 1, 0]  # prompted, forward, backward
+    assert (results[-1].done, results[-1].total) == (10, 10)
+    by_z = {r.z: r for r in results}
+    stops = {r.z: r.stopped for r in results if r.stopped}
     assert sorted(stops) == [1, 7]  # said once per direction, on the slice where the rule fired
     assert stops[7].startswith("the mask spread to 2.6×")
     assert stops[1] == "the mask vanished (1 px)"  # radius 0: one pixel
     truth = volume > 0.5
     for z in (2, 3, 4, 5, 6):
         assert np.array_equal(by_z[z].mask, truth[z]), z
-    assert by_z[7] is None  # the big disc fills the whole grown box, 2.6× the previous mask: stop
-    assert by_z[8] is None and by_z[9] is None and by_z[1] is None and by_z[0] is None
-    assert results[0][3] is True and not any(r[3] for r in results[1:])
+    for z in (7, 8, 9, 1, 0):  # 7: the big disc fills the whole grown box, 2.6× the previous mask: stop
+        assert not by_z[z].mask.any() and by_z[z].object_score == -1.0, z  # absent after the stop
+    assert results[0].prompted is True and not any(r.prompted for r in results[1:])
 
 
 def test_a_second_prompt_restarts_tracking_and_direction_is_respected():
     volume = _volume()
     objects = {1: {2: dict(box=[20, 20, 44, 44]), 8: dict(box=[5, 5, 60, 60])}}
     results = list(iter_projection(ThresholdPredictor(), volume, objects, "forward", (0.0, 1.0)))
-    by_z = {z: out for z, _, out, *_ in results}
+    by_z = {r.z: r for r in results}
     assert sorted(by_z) == list(range(2, 10))  # forward only: nothing below the first prompt
-    assert by_z[9] is not None and by_z[9].area == by_z[8].area  # continues from the slice-8 prompt
+    assert by_z[9].mask.any() and by_z[9].mask.sum() == by_z[8].mask.sum()  # continues from the slice-8 prompt
 
 
 def test_stop_reason_names_the_rule():

@@ -19,6 +19,7 @@ from .inference import ImagePredictor, VolumePredictor
 from .inference.embedding_cache import disk_cache
 from .io.atomic import file_stem
 from .inference.prompts import PromptError
+from .inference.volume_result import SliceResult, VolumeAssembly
 from .models.preprocess import check_not_constant
 from .io import ImageData, atomic_path, check_output_folder, output_folder, output_path, overlay_png, read_image, write_image
 from .models.ruac_model import RUACModel
@@ -101,13 +102,14 @@ def _segment(data, model, prompts, folder, method, intensity, propagate, overlay
         predictor = VolumePredictor(model, method=method, intensity=intensity, **options)
         yield Progress("encode", 0, 1)
         if propagate:
-            collected = _VolumeCollector(data.spatial_shape)
+            assembly = VolumeAssembly(data.spatial_shape)
             for item in predictor.iter_segment(data.array, prompts):
-                collected.add(item)
+                assembly.add(item)
                 yield Progress("slice", item.done, item.total)
-            mask, probability, uncertainty, scores = collected.finish()
         else:
-            mask, probability, uncertainty, scores = _prompted_slices_only(model, data, prompts, method, intensity, options)
+            assembly = _prompted_slices_only(model, data, prompts, method, intensity, options)
+        result = assembly.result()
+        mask, probability, uncertainty, scores = result.mask, result.probability, result.uncertainty, result.slice_scores
     else:
         if prompts and all(isinstance(z, (int, np.integer)) for z in prompts):
             raise PromptError("this is a 2D image: give one prompt dict(box=...), without a slice number.")
@@ -148,40 +150,18 @@ def run_segmentation(*args, **kwargs) -> SegmentationOutputs:
     return result
 
 
-class _VolumeCollector:
-    def __init__(self, shape):
-        self.mask = np.zeros(shape, bool)
-        self.probability = np.zeros(shape, np.float32)
-        self.uncertainty = np.zeros(shape, np.float32)
-        self.scores = []
-
-    def add(self, item):
-        self.mask[item.z] = item.mask
-        self.probability[item.z] = item.probability
-        self.uncertainty[item.z] = item.uncertainty
-        self.scores.append(dict(z=item.z, iou=item.iou, area=int(item.mask.sum()), prompted=item.prompted,
-                                stopped=item.stopped))
-
-    def finish(self):
-        self.scores.sort(key=lambda s: s["z"])
-        return self.mask, self.probability, self.uncertainty, self.scores
-
-
 def _prompted_slices_only(model, data, prompts, method, intensity, options):
     predictor = ImagePredictor(model, method=method, intensity=intensity, **options)
     check_not_constant(data.array, str(data.path.name) if data.path else "volume")
     value_range = predictor.intensity.value_range(data.array)
     shape = data.spatial_shape
-    mask, probability, uncertainty = np.zeros(shape, bool), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
-    scores = []
-    for z, prompt in sorted(prompts.items()):
+    assembly = VolumeAssembly(shape)
+    for done, (z, prompt) in enumerate(sorted(prompts.items()), start=1):
         if not 0 <= z < shape[0]:
             raise PromptError(f"slice {z} is outside the volume's {shape[0]} slices.")
         predictor.set_image(data.array[z], value_range=value_range)
-        out = predictor.predict(**prompt)
-        mask[z], probability[z], uncertainty[z] = out.mask, out.probability, out.uncertainty
-        scores.append(dict(z=z, iou=out.iou, area=out.area, prompted=True))
-    return mask, probability, uncertainty, scores
+        assembly.add(SliceResult.from_prediction(z, 1, predictor.predict(**prompt), True, done, len(prompts)))
+    return assembly
 
 
 def overlay_slice(scores: list[dict]) -> int | None:

@@ -11,7 +11,7 @@ from napari.utils import progress
 from napari.utils.notifications import show_error
 
 from ..inference import ImagePredictor, Prediction
-from ..inference.volume_predictor import SliceResult, VolumePredictor
+from ..inference import SliceResult, VolumePredictor
 
 
 class JobFailed(Exception):

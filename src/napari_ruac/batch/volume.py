@@ -19,6 +19,7 @@ import numpy as np
 
 from ..inference import ImagePredictor, VolumePredictor
 from ..inference.embedding_cache import disk_cache
+from ..inference.volume_result import SliceResult, VolumeAssembly
 from ..io import ImageData, output_path, read_image, write_image
 from ..io.atomic import file_stem
 from .prompts import ObjectPrompts
@@ -58,22 +59,16 @@ class VolumeOutcome:
         return self.status == "ok"
 
 
-class _Assembly:
-    """Label ids (a voxel goes to the most probable object), max uncertainty, per-object stats."""
+class _Assembly(VolumeAssembly):
+    """The one volume assembler, plus the batch report's statistics per object."""
 
     def __init__(self, shape, object_ids, rule: ReviewRule):
-        self.labels = np.zeros(shape, np.int32)
-        self.probability = np.zeros(shape, np.float32)
-        self.uncertainty = np.zeros(shape, np.float32)
+        super().__init__(shape)
         self.stats = {oid: ObjectStats(oid, rule) for oid in object_ids}
 
-    def add(self, index, object_id, mask, probability, uncertainty, z, prompted):
-        labels, best = self.labels[index], self.probability[index]
-        better = probability > best
-        labels[mask & (better | (labels == 0))] = object_id
-        np.maximum(best, probability, out=best)
-        np.maximum(self.uncertainty[index], uncertainty, out=self.uncertainty[index])
-        self.stats[object_id].add(z, mask, uncertainty, prompted)
+    def add(self, item: SliceResult) -> None:
+        super().add(item)
+        self.stats[item.object_id].add(item.z, item.mask, item.uncertainty, item.prompted)
 
 
 def _segment_volume(data: ImageData, objects: ObjectPrompts, model, settings: BatchSettings):
@@ -82,7 +77,7 @@ def _segment_volume(data: ImageData, objects: ObjectPrompts, model, settings: Ba
     predictor = VolumePredictor(model, method=settings.method, intensity=settings.intensity, **settings.options)
     assembly = _Assembly(data.spatial_shape, objects, settings.rule)
     for item in predictor.iter_segment_objects(data.array, objects):
-        assembly.add(item.z, item.object_id, item.mask, item.probability, item.uncertainty, item.z, item.prompted)
+        assembly.add(item)
         yield item.done, item.total
     return assembly
 
@@ -94,8 +89,7 @@ def _segment_image(data: ImageData, objects: ObjectPrompts, model, settings: Bat
     for done, (object_id, per_slice) in enumerate(objects.items(), start=1):
         prompt = per_slice[0]
         prediction = predictor.refine_mask(**prompt) if "mask" in prompt else predictor.predict(**prompt)
-        index = (slice(None), slice(None))
-        assembly.add(index, object_id, prediction.mask, prediction.probability, prediction.uncertainty, 0, True)
+        assembly.add(SliceResult.from_prediction(0, object_id, prediction, True, done, len(objects)))
         yield done, len(objects)
     return assembly
 
@@ -117,7 +111,7 @@ def _refine_volume(data: ImageData, objects: ObjectPrompts, model, settings: Bat
             predictor.set_image(data.array[z], value_range=value_range)
             current = z
         prediction = predictor.refine_mask(**objects[object_id][z])
-        assembly.add(z, object_id, prediction.mask, prediction.probability, prediction.uncertainty, z, True)
+        assembly.add(SliceResult.from_prediction(z, object_id, prediction, True, done, len(steps)))
         yield done, len(steps)
     return assembly
 

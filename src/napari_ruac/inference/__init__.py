@@ -18,6 +18,7 @@ __all__ = [
     "PromptError",
 ]
 
-from .volume_predictor import SliceResult, VolumePredictor, VolumeResult  # noqa: E402
+from .volume_predictor import VolumePredictor  # noqa: E402
+from .volume_result import SliceResult, VolumeAssembly, VolumeResult  # noqa: E402
 
-__all__ += ["SliceResult", "VolumePredictor", "VolumeResult"]
+__all__ += ["SliceResult", "VolumeAssembly", "VolumePredictor", "VolumeResult"]

@@ -11,7 +11,6 @@ The work is a generator: iterate to get slices as they finish, stop iterating to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -27,39 +26,10 @@ from ..core.intensity import Intensity, to_unit_rgb
 from ..models.preprocess import ImageError, check_image, check_not_constant, to_model_input
 from .prompts import PromptError, build_prompt_batch
 from .volume_projection import iter_projection
+from .volume_result import SliceResult, VolumeAssembly, VolumeResult
 from .volume_tracking import ObjectTrack, track_frame
 
 TRACKING = ("auto", "memory", "projection")
-
-
-@dataclass
-class SliceResult:
-    """One object on one slice, at the volume's in-plane resolution."""
-
-    z: int
-    object_id: int
-    mask: np.ndarray  # bool (Y, X)
-    probability: np.ndarray  # float32 (Y, X)
-    uncertainty: np.ndarray  # float32 (Y, X)
-    iou: float
-    object_score: float
-    prompted: bool
-    done: int  # slices finished so far (all objects), for progress bars
-    total: int
-    stopped: str | None = None  # projection tracking: why the track ended on this slice
-
-
-@dataclass
-class VolumeResult:
-    """Assembled outputs. With several objects, ``labels`` holds their ids (a voxel goes to the
-    most probable object), ``uncertainty`` the per-voxel maximum over objects."""
-
-    mask: np.ndarray  # bool (Z, Y, X): any object
-    labels: np.ndarray  # int32 (Z, Y, X)
-    probability: np.ndarray  # float32 (Z, Y, X): max over objects
-    uncertainty: np.ndarray  # float32 (Z, Y, X)
-    slice_scores: list[dict] = field(default_factory=list)
-    complete: bool = True  # False when the run was cancelled before every slice was done
 
 
 class VolumePredictor:
@@ -120,40 +90,12 @@ class VolumePredictor:
     ) -> VolumeResult:
         """Several objects ``{object_id: {z: prompt}}`` tracked together (each slice encoded once)."""
         array = self._check_volume(volume)
-        shape = array.shape[:3]
-        result = VolumeResult(
-            mask=np.zeros(shape, bool),
-            labels=np.zeros(shape, np.int32),
-            probability=np.zeros(shape, np.float32),
-            uncertainty=np.zeros(shape, np.float32),
-            complete=False,
-        )
-        expected = None
+        assembly = VolumeAssembly(array.shape[:3])
         for item in self.iter_segment_objects(array, objects, **kwargs):
-            expected = item.total
-            z, prob = item.z, item.probability
-            better = prob > result.probability[z]
-            result.labels[z][item.mask & (better | (result.labels[z] == 0))] = item.object_id
-            result.probability[z] = np.maximum(result.probability[z], prob)
-            result.uncertainty[z] = np.maximum(result.uncertainty[z], item.uncertainty)
-            result.slice_scores.append(
-                dict(
-                    z=z,
-                    object_id=item.object_id,
-                    area=int(item.mask.sum()),
-                    iou=item.iou,
-                    object_score=item.object_score,
-                    mean_uncertainty=float(item.uncertainty.mean()),
-                    prompted=item.prompted,
-                    stopped=item.stopped,
-                )
-            )
+            assembly.add(item)
             if progress is not None and progress(item.done, item.total) is False:
                 break
-        result.mask = result.labels > 0
-        result.complete = expected is not None and len(result.slice_scores) == expected
-        result.slice_scores.sort(key=lambda s: (s["object_id"], s["z"]))
-        return result
+        return assembly.result()
 
     def iter_segment(self, volume: np.ndarray, prompts: dict[int, dict], **kwargs) -> Iterator[SliceResult]:
         """Generator over slices of one object (see ``segment``); stop iterating to cancel."""
@@ -227,17 +169,8 @@ class VolumePredictor:
         from .image_predictor import ImagePredictor
 
         predictor = ImagePredictor(self.model, method=self.method.name, cache=self.cache, **self._raw_options)
-        height, width = array.shape[1:3]
         prompts = {oid: {int(z): dict(p) for z, p in objects[oid].items()} for oid in objects}
-        for z, oid, out, prompted, done, total, stopped in iter_projection(predictor, array, prompts, direction,
-                                                                            value_range):
-            if out is None:  # tracking stopped on or before this slice: nothing there
-                empty = np.zeros((height, width), np.float32)
-                yield SliceResult(z, oid, np.zeros((height, width), bool), empty, empty.copy(), 0.0,
-                                  -1.0, prompted, done, total, stopped)  # object score < 0: absent
-            else:
-                yield SliceResult(z, oid, out.mask, out.probability, out.uncertainty, out.iou,
-                                  float(out.extras.get("object_score", 0.0)), prompted, done, total)
+        yield from iter_projection(predictor, array, prompts, direction, value_range)
 
     def _plan(self, tracks: dict[int, ObjectTrack], forward: list[int], backward: list[int]):
         """[((z, reverse), [(object_id, is_conditioning), ...]), ...] in SAM2's processing order."""

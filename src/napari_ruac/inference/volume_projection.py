@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core.boxes import grown_box
 from ..core.overlap import iou
-from .prediction import Prediction
+from .volume_result import SliceResult
 
 
 def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overlap: float,
@@ -44,9 +44,9 @@ def iter_projection(
     min_area: int = 4,
     min_overlap: float = 0.3,
     max_growth: float = 1.5,
-) -> Iterator[tuple[int, int, Prediction | None, bool, int, int, str | None]]:
-    """Yields ``(z, object_id, prediction or None (tracking stopped), prompted, done, total, stopped)``;
-    ``stopped`` names the rule (see ``stop_reason``) on the slice where it fired, else None.
+) -> Iterator[SliceResult]:
+    """Yields a ``SliceResult`` per (slice, object): empty (object score -1) where tracking stopped,
+    ``stopped`` naming the rule (see ``stop_reason``) on the slice where it fired.
 
     ``predictor``: an ImagePredictor (its method and cache are used); ``objects``: validated
     ``{object_id: {z: prompt dict}}`` in image pixels.
@@ -76,7 +76,7 @@ def iter_projection(
                 out = predictor.predict(**prompt)
                 prompted_masks[oid][z] = out.mask
                 done += 1
-                yield z, oid, out, True, done, total, None
+                yield SliceResult.from_prediction(z, oid, out, True, done, total)
                 continue
             neighbour = z + 1 if reverse else z - 1
             previous = prompted_masks[oid].get(neighbour, running.get((oid, reverse)))
@@ -89,4 +89,7 @@ def iter_projection(
                     out = None
             running[(oid, reverse)] = None if out is None else out.mask
             done += 1
-            yield z, oid, out, False, done, total, stopped
+            if out is None:  # tracking stopped on or before this slice: nothing there
+                yield SliceResult.absent(z, oid, array.shape[1:3], False, done, total, stopped)
+            else:
+                yield SliceResult.from_prediction(z, oid, out, False, done, total)
