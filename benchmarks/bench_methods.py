@@ -20,7 +20,7 @@ import torch
 from napari_ruac import ImagePredictor, load_model
 from napari_ruac.core.boxes import tight_box
 from napari_ruac.uq.laplace import fit_laplace
-from napari_ruac.uq.varnet import VarianceHead
+from napari_ruac.models.extra_heads import VarianceHead
 
 
 def scene(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

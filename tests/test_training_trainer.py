@@ -74,7 +74,7 @@ def test_stop_and_resume_gives_the_uninterrupted_parameters(tmp_path, data):
 
 
 def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
-    extras = "model.extras={varnet: {class: 'napari_ruac.uq.varnet:VarianceHead', config: {}}}"
+    extras = "model.extras={varnet: {class: VarianceHead, config: {}}}"
     trainer, events = run_all(fast_config(tmp_path / "run", data, "train.epochs=1", "val.every_steps=2", extras))
     validations = [e for e in events if e.event == "validation"]
     assert validations and {"iou", "auroc", "pearson"} <= set(validations[0].values)
@@ -137,7 +137,8 @@ def test_cuda_bf16_nccl_run_resumes_close_to_uninterrupted(tmp_path, data):
 def test_model_from_a_sam2_config_yaml_or_inline_mapping(tmp_path):
     import yaml
 
-    from ruac_training.model_setup import apply_freeze, build_training_model, reduced_hiera
+    from napari_ruac.models.sam2_build import reduced_hiera
+    from ruac_training.model_setup import apply_freeze, build_training_model
 
     config = reduced_hiera(embed_dim=8)
     (tmp_path / "small.yaml").write_text(yaml.safe_dump(config))

@@ -10,9 +10,8 @@ from fixture_models import blob_scene, random_model
 from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor, load_model
 from napari_ruac.models import save_ruac_checkpoint
-from napari_ruac.uq.fusion import DenseFusion
+from napari_ruac.models.extra_heads import DenseFusion, VarianceHead
 from napari_ruac.uq.laplace import LaplacePosterior, fit_laplace
-from napari_ruac.uq.varnet import VarianceHead
 
 
 def _predictions(model, image, box):

@@ -10,9 +10,9 @@ import torch
 from fixture_models import blob_scene
 from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
-from napari_ruac.uq import MethodContext, MethodOptions, PromptBatch, get_method
+from napari_ruac.uq import MethodOptions, get_method
 from napari_ruac.uq.ensemble import MissingHeadError
-from napari_ruac.uq.fusion import DenseFusion
+from napari_ruac.models.extra_heads import DenseFusion
 from ruac_training.posthoc import fusion_batch_loss, iter_train_fusion, prepare_samples, sample_prompt
 
 

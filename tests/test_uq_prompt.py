@@ -10,7 +10,8 @@ import torch
 from fixture_models import blob_scene
 from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
-from napari_ruac.uq import PromptBatch, get_method
+from napari_ruac.models import PromptBatch
+from napari_ruac.uq import get_method
 from napari_ruac.uq.prompt_perturbation import perturb_prompts
 
 S = 256

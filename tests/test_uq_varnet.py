@@ -13,7 +13,8 @@ from fixture_models import blob_scene
 from napari_ruac.core.boxes import tight_box
 from napari_ruac import ImagePredictor
 from napari_ruac.uq.ensemble import MissingHeadError
-from napari_ruac.uq.varnet import VarianceHead, heteroscedastic_loss, variance_to_uncertainty
+from napari_ruac.models.extra_heads import VarianceHead
+from napari_ruac.uq.varnet import heteroscedastic_loss, variance_to_uncertainty
 from ruac_training.posthoc import iter_train_varnet, prepare_samples, sample_prompt, varnet_batch_loss
 
 

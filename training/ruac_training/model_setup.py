@@ -3,58 +3,23 @@ are frozen, and the optimizer's parameter groups (one learning rate per part).""
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 from torch import nn
 
 from napari_ruac.models import RUACModel, build_model, load_model, load_ruac_weights
-from napari_ruac.models.sam2_build import load_config
+from napari_ruac.models.builders import UnknownBuilderError, build_extra_head, resolve_sam2_config
 
 from .attackers import DeformationAdversary, StyleAdversary
 from .config import ConfigError
 
 PARTS = ("image_encoder", "prompt_encoder", "mask_decoder", "head", "extras")
-_EXTRA_PREFIXES = ("napari_ruac.", "ruac_training.")
 
 
-def reduced_hiera(embed_dim: int = 16, stages=(1, 1, 2, 1), d_model: int = 256) -> dict:
-    """A small SAM2 config (Hiera with ``embed_dim`` and ``stages``; one memory layer) derived from
-    the packaged SAM2.1-tiny config: for from-scratch training at 128–256 px and for tests."""
-    cfg = load_config("configs/sam2.1/sam2.1_hiera_t.yaml")
-    model = cfg["model"]
-    trunk = model["image_encoder"]["trunk"]
-    stage_ends = [sum(stages[: i + 1]) - 1 for i in range(len(stages))]
-    pooled = {end + 1 for end in stage_ends[:-1]}
-    # one global-attention block per later stage that is not a pooling block (SAM2 forbids both)
-    global_blocks = [end for end in stage_ends[2:] if end not in pooled]
-    trunk.update(embed_dim=embed_dim, num_heads=1, stages=list(stages), global_att_blocks=global_blocks,
-                 window_pos_embed_bkg_spatial_size=[4, 4], window_spec=[8, 4, 4, 4])
-    model["image_encoder"]["neck"]["backbone_channel_list"] = [embed_dim * 2**i for i in (3, 2, 1, 0)]
-    model["image_encoder"]["neck"]["d_model"] = d_model
-    model["memory_attention"]["num_layers"] = 1
-    model["memory_attention"]["layer"]["dim_feedforward"] = 256
-    return cfg
-
-
-def _sam2_config(value):
-    if isinstance(value, dict) and "model" not in value and "reduced_hiera" in value:
-        return reduced_hiera(**(value["reduced_hiera"] or {}))
-    if value == "reduced_hiera":
-        return reduced_hiera()
-    return value
-
-
-def _import_extra(name: str, spec: dict) -> nn.Module:
-    target = str(spec.get("class", ""))
-    module_name, _, class_name = target.partition(":")
-    if not module_name.startswith(_EXTRA_PREFIXES) or not class_name:
-        raise ConfigError(f"model.extras.{name}.class must be 'napari_ruac.<module>:<Class>', got {target!r}.")
+def _extra_head(name: str, spec: dict) -> nn.Module:
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"model.extras.{name}: cannot import {target}: {exc}") from exc
-    return cls(**(spec.get("config") or {}))
+        return build_extra_head(name, spec)
+    except UnknownBuilderError as exc:
+        raise ConfigError(f"model.extras.{name}: {exc}") from exc
 
 
 def build_training_model(model_cfg: dict) -> RUACModel:
@@ -62,7 +27,7 @@ def build_training_model(model_cfg: dict) -> RUACModel:
     size = model_cfg.get("image_size")
     if model_cfg.get("sam2_config"):
         model = build_model(
-            _sam2_config(model_cfg["sam2_config"]),
+            resolve_sam2_config(model_cfg["sam2_config"]),
             name=model_cfg.get("name") or "ruac-custom",
             image_size=size,
             head_config=model_cfg.get("head") or None,
@@ -79,7 +44,7 @@ def build_training_model(model_cfg: dict) -> RUACModel:
         model.info.prompt_map = bool(model_cfg["prompt_map"])
     for name, spec in (model_cfg.get("extras") or {}).items():
         if name not in model.extras:
-            model.attach(name, _import_extra(name, spec))
+            model.attach(name, _extra_head(name, spec))
     return model
 
 

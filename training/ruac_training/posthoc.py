@@ -21,10 +21,12 @@ import torch.nn.functional as F
 from napari_ruac.models.preprocess import prepare_image
 from napari_ruac.core import object_masks, tight_box, to_model_frame
 from napari_ruac.models.ruac_model import ImageFeatures
-from napari_ruac.uq import MethodContext, MethodOptions, PromptBatch, get_method
-from napari_ruac.uq.fusion import DenseFusion, fused_decode
+from napari_ruac.models import PromptBatch
+from napari_ruac.uq import MethodContext, MethodOptions, get_method
+from napari_ruac.models.extra_heads import DenseFusion, VarianceHead
+from napari_ruac.uq.fusion import fused_decode
 from napari_ruac.uq.prompt_perturbation import perturb_prompts
-from napari_ruac.uq.varnet import VarianceHead, heteroscedastic_loss
+from napari_ruac.uq.varnet import heteroscedastic_loss
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..core.boxes import to_model_frame
-from ..uq.base import PromptBatch
+from ..models.prompts import PromptBatch
 
 
 class PromptError(ValueError):

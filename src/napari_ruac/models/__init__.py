@@ -7,6 +7,7 @@ from .device import DeviceError, resolve_device
 from .download import ChecksumError, DownloadError, download_model
 from .registry import DEFAULT_MODEL, MODELS, available_models, cache_dir, default_model_name, embedded_models, get_spec
 from .loading import build_model, load_model, load_ruac_weights, save_ruac_checkpoint
+from .prompts import PromptBatch
 from .ruac_model import ImageFeatures, ModelInfo, RUACModel
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DownloadError",
     "ImageFeatures",
     "ModelInfo",
+    "PromptBatch",
     "RUACModel",
     "SelectedMask",
     "WeibullMaskHead",

@@ -3,7 +3,6 @@ a training checkpoint, or our safetensors + JSON format; and saving in that form
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import torch
@@ -11,13 +10,12 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from .bayesian_head import WeibullMaskHead
+from .builders import UnknownBuilderError, build_extra_head
 from .device import resolve_device
 from .download import ProgressCallback, download_model
 from .registry import default_model_name, embedded_models, get_spec
 from .ruac_model import ModelInfo, RUACModel
 from .sam2_build import build_sam2_from_config, load_config, with_image_size
-
-_EXTRA_PREFIXES = ("napari_ruac.", "ruac_training.")
 
 
 def _new_head(config: dict | None, sam: nn.Module | None = None) -> WeibullMaskHead:
@@ -31,15 +29,10 @@ def _new_head(config: dict | None, sam: nn.Module | None = None) -> WeibullMaskH
 
 
 def _build_extra(name: str, spec: dict) -> nn.Module:
-    target = spec.get("class", "")
-    module_name, _, class_name = target.partition(":")
-    if not module_name.startswith(_EXTRA_PREFIXES) or not class_name:
-        raise ckpt.CheckpointError(f"extra head {name!r} names class {target!r}, which napari-ruac will not import.")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ckpt.CheckpointError(f"extra head {name!r} needs {target}, which is not available: {exc}") from exc
-    return cls(**spec.get("config", {}))
+        return build_extra_head(name, spec)
+    except UnknownBuilderError as exc:
+        raise ckpt.CheckpointError(str(exc)) from exc
 
 
 def build_model(

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .bayesian_head import WeibullMaskHead
+from .builders import extra_head_name
 from .decoder import DecoderOutput, SelectedMask, decode_masks, select_token_index
 from .prompt_map import draw_prompt_map
 from .sam2_build import feature_sizes
@@ -111,7 +112,7 @@ class RUACModel(nn.Module):
     def config(self) -> dict:
         """Everything needed to rebuild this model's architecture (weights go separately)."""
         extras = {
-            name: {"class": f"{type(m).__module__}:{type(m).__qualname__}", "config": m.config()}
+            name: {"class": extra_head_name(m), "config": m.config()}
             for name, m in self.extras.items()
         }
         return {

@@ -107,3 +107,22 @@ def build_sam2_from_config(
 def feature_sizes(image_size: int) -> list[tuple[int, int]]:
     """Backbone feature map sizes for the decoder (strides 4, 8, 16): SAM2's ``_bb_feat_sizes``."""
     return [(image_size // 4,) * 2, (image_size // 8,) * 2, (image_size // 16,) * 2]
+
+
+def reduced_hiera(embed_dim: int = 16, stages=(1, 1, 2, 1), d_model: int = 256) -> dict:
+    """A small SAM2 config (Hiera with ``embed_dim`` and ``stages``; one memory layer) derived from
+    the packaged SAM2.1-tiny config: for from-scratch training at 128–256 px and for tests."""
+    cfg = load_config("configs/sam2.1/sam2.1_hiera_t.yaml")
+    model = cfg["model"]
+    trunk = model["image_encoder"]["trunk"]
+    stage_ends = [sum(stages[: i + 1]) - 1 for i in range(len(stages))]
+    pooled = {end + 1 for end in stage_ends[:-1]}
+    # one global-attention block per later stage that is not a pooling block (SAM2 forbids both)
+    global_blocks = [end for end in stage_ends[2:] if end not in pooled]
+    trunk.update(embed_dim=embed_dim, num_heads=1, stages=list(stages), global_att_blocks=global_blocks,
+                 window_pos_embed_bkg_spatial_size=[4, 4], window_spec=[8, 4, 4, 4])
+    model["image_encoder"]["neck"]["backbone_channel_list"] = [embed_dim * 2**i for i in (3, 2, 1, 0)]
+    model["image_encoder"]["neck"]["d_model"] = d_model
+    model["memory_attention"]["num_layers"] = 1
+    model["memory_attention"]["layer"]["dim_feedforward"] = 256
+    return cfg

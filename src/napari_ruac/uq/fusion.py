@@ -12,62 +12,17 @@ teaches it to use the maps. Control (the paper's "ones map"): U replaced by a co
 from __future__ import annotations
 
 import torch
-from sam2.modeling.sam2_utils import LayerNorm2d
-from torch import nn
 
+from ..models.extra_heads import DenseFusion
 from ..models.uncertainty import binary_entropy
-from .base import MethodContext, MethodOptions, MethodOutput, PromptBatch
+from ..models.prompts import PromptBatch
+from .base import MethodContext, MethodOptions, MethodOutput
 from .ensemble import LOGIT_LIMIT, find_extra
 
 HOW_TO_TRAIN = (
     "Train one with ruac_training.posthoc.train_fusion(model, images, masks, method=...) "
     "(it attaches the head as model.extras['fusion']; save_ruac_checkpoint keeps it), or pass fusion=head."
 )
-
-
-class DenseFusion(nn.Module):
-    """Fuses SAM2's dense mask embedding with an embedding of the [P̄, U] maps."""
-
-    def __init__(self, embed_dim: int = 256, hidden_channels: int = 16, ones_map: bool = False) -> None:
-        super().__init__()
-        self.embed_dim, self.hidden_channels, self.ones_map = int(embed_dim), int(hidden_channels), bool(ones_map)
-        quarter = max(1, self.hidden_channels // 4)
-        self.uncertainty_encoder = nn.Sequential(
-            nn.Conv2d(2, quarter, kernel_size=2, stride=2),
-            LayerNorm2d(quarter),
-            nn.GELU(),
-            nn.Conv2d(quarter, self.hidden_channels, kernel_size=2, stride=2),
-            LayerNorm2d(self.hidden_channels),
-            nn.GELU(),
-            nn.Conv2d(self.hidden_channels, self.embed_dim, kernel_size=1),
-        )
-        self.fuse = nn.Conv2d(2 * self.embed_dim, self.embed_dim, kernel_size=1)
-        with torch.no_grad():  # start as identity on the mask embedding
-            self.fuse.weight.zero_()
-            self.fuse.bias.zero_()
-            self.fuse.weight[:, : self.embed_dim, 0, 0] = torch.eye(self.embed_dim)
-
-    def config(self) -> dict:
-        return {"embed_dim": self.embed_dim, "hidden_channels": self.hidden_channels, "ones_map": self.ones_map}
-
-    def forward(
-        self,
-        mask_embedding: torch.Tensor,
-        probability: torch.Tensor,
-        uncertainty: torch.Tensor,
-        ones_map: bool | None = None,
-    ) -> torch.Tensor:
-        """(B, E, h, w) mask embedding, (B, 4h, 4w) maps → fused (B, E, h, w)."""
-        use_ones = self.ones_map if ones_map is None else bool(ones_map)
-        second = torch.ones_like(uncertainty) if use_ones else uncertainty
-        maps = torch.stack([probability, second], dim=1).to(mask_embedding.dtype)
-        if maps.shape[-2:] != tuple(4 * s for s in mask_embedding.shape[-2:]):
-            raise ValueError(
-                f"fusion maps are {tuple(maps.shape[-2:])} but the mask embedding needs "
-                f"{tuple(4 * s for s in mask_embedding.shape[-2:])} (4× the embedding size)."
-            )
-        encoded = self.uncertainty_encoder(maps)
-        return self.fuse(torch.cat([mask_embedding, encoded], dim=1))
 
 
 def resolve_fusion(model, options: MethodOptions) -> DenseFusion:

@@ -24,7 +24,7 @@ from ..models.decoder import select_token_index
 from ..models.uncertainty import binary_entropy, mackay_probability
 from .base import HeadMethod, MethodOptions, register_method
 from .ensemble import MissingHeadError, probability_to_logit
-from .laplace_posterior import LaplacePosterior, load_laplace, save_laplace
+from ..models.laplace_posterior import LaplacePosterior, load_laplace, save_laplace
 
 HOW_TO_FIT = (
     "Fit a Laplace posterior from a few annotated images: "

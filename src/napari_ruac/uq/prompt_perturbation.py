@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Method, MethodContext, MethodOutput, PromptBatch, register_method
+from ..models.prompts import PromptBatch
+from .base import Method, MethodContext, MethodOutput, register_method
 from .ensemble import ensemble_output
 
 

@@ -23,7 +23,8 @@ from .augmentations import (
     warp_maps,
     warp_points,
 )
-from .base import Method, MethodContext, MethodOutput, PromptBatch, register_method
+from ..models.prompts import PromptBatch
+from .base import Method, MethodContext, MethodOutput, register_method
 from .ensemble import ensemble_output
 
 MASK_PROMPT_FILL = -10.0  # logit given to mask-prompt pixels that a zoom-out moves into view

@@ -12,24 +12,17 @@ largest variance of a Bernoulli, so a pixel as uncertain as a fair coin gets U =
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 
+from ..models.extra_heads import VarianceHead, clamp_log_variance
 from .base import HeadMethod, MethodOptions, register_method
 from .ensemble import find_extra
 
-LOG_VARIANCE_LIMIT = 5.0
 BERNOULLI_MAX_VARIANCE = 0.25
 HOW_TO_TRAIN = (
     "Train one on annotated images with ruac_training.posthoc.train_varnet(model, images, masks) "
     "(it attaches the head as model.extras['varnet']; save_ruac_checkpoint keeps it), or pass varnet=head."
 )
-
-
-def clamp_log_variance(log_variance: torch.Tensor) -> torch.Tensor:
-    return log_variance.clamp(-LOG_VARIANCE_LIMIT, LOG_VARIANCE_LIMIT)
 
 
 def heteroscedastic_loss(log_variance: torch.Tensor, probability: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -41,54 +34,6 @@ def heteroscedastic_loss(log_variance: torch.Tensor, probability: torch.Tensor, 
 def variance_to_uncertainty(variance: torch.Tensor) -> torch.Tensor:
     """σ² → U = σ²/(σ² + ¼) ∈ [0, 1)."""
     return variance / (variance + BERNOULLI_MAX_VARIANCE)
-
-
-class VarianceHead(nn.Module):
-    """Predicts a per-pixel log-variance from the decoder's mask token and image tokens."""
-
-    def __init__(
-        self,
-        transformer_dim: int = 256,
-        feature_dim: int = 32,
-        hidden_channels: int = 64,
-        initial_variance: float = 0.05,
-    ) -> None:
-        super().__init__()
-        self.transformer_dim, self.feature_dim = int(transformer_dim), int(feature_dim)
-        self.hidden_channels, self.initial_variance = int(hidden_channels), float(initial_variance)
-        d = self.transformer_dim
-        self.token_mlp = nn.Sequential(
-            nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d), nn.ReLU(), nn.Linear(d, self.feature_dim)
-        )
-        self.pixel_net = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-            nn.Conv2d(d, self.hidden_channels, 3, padding=1),
-            nn.GroupNorm(1, self.hidden_channels),
-            nn.GELU(),
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-            nn.Conv2d(self.hidden_channels, self.feature_dim, 3, padding=1),
-            nn.GroupNorm(1, self.feature_dim),
-            nn.GELU(),
-        )
-        self.bias = nn.Parameter(torch.tensor(math.log(self.initial_variance)))
-        with torch.no_grad():  # start at the constant log-variance log(initial_variance)
-            self.token_mlp[-1].weight.zero_()
-            self.token_mlp[-1].bias.zero_()
-
-    def config(self) -> dict:
-        return {
-            "transformer_dim": self.transformer_dim,
-            "feature_dim": self.feature_dim,
-            "hidden_channels": self.hidden_channels,
-            "initial_variance": self.initial_variance,
-        }
-
-    def forward(self, mask_token: torch.Tensor, image_tokens: torch.Tensor) -> torch.Tensor:
-        """(B, D) token, (B, D, h, w) image tokens → clamped log-variance (B, 4h, 4w)."""
-        weights = self.token_mlp(mask_token)
-        pixels = self.pixel_net(image_tokens)
-        raw = torch.einsum("bc,bchw->bhw", weights, pixels) + self.bias
-        return clamp_log_variance(raw)
 
 
 def resolve_varnet(model, options: MethodOptions) -> VarianceHead:
