@@ -24,7 +24,7 @@ LAYERS = {
     "models": 2,
     "uq": 3,
     "inference": 4,
-    "segmentation": 5, "batch": 5, "evaluation": 5, "review": 5, "demo": 5,
+    "segmentation": 5, "batch": 5, "evaluation": 5, "review": 5, "demo": 5, "everything": 5,
     "cli": 6, "_napari": 6,
     "__init__": 7,  # the package root re-exports the public API
 }
