@@ -8,38 +8,39 @@ import sys
 
 from ..core.objects import MODES as OBJECT_MODES
 from ..evaluation.gt_prompts import PROMPT_KINDS
-from ..evaluation.runner import EvaluationSettings, run_evaluation
+from ..evaluation.runner import EVALUATION_MODEL, EvaluationSettings, run_evaluation
 
 HELP = "compare uncertainty methods on labelled datasets (tables + plots)"
+DEFAULTS = EvaluationSettings()  # the CLI's defaults are the API's
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("data", nargs="+", help="dataset folders, each with images/ and masks/ (or imagesTr/ + labelsTr/)")
     parser.add_argument(
-        "--methods", default="ruac,sam2,tta,prompt,laplace",
+        "--methods", default=",".join(DEFAULTS.methods),
         help="comma-separated methods (ruac, ruac-mc, sam2, tta, prompt, laplace, varnet; add +refine for fusion)",
     )  # fmt: skip
-    parser.add_argument("--model", default="sam2.1_hiera_tiny", help="registry name, SAM2 .pt, or napari-ruac checkpoint")
+    parser.add_argument("--model", default=EVALUATION_MODEL, help="registry name, SAM2 .pt, or napari-ruac checkpoint")
     parser.add_argument("--out", default="evaluation", help="output folder (a rerun with the same folder resumes)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     parser.add_argument("--random-weights", action="store_true", help="random SAM2 weights (testing without downloads)")
     parser.add_argument("--image-size", type=int, default=None, help="model input size (only with --random-weights)")
-    parser.add_argument("--prompt", choices=PROMPT_KINDS, default="box", help="prompt derived from each object")
-    parser.add_argument("--points", type=int, default=1, help="clicks per object for point prompts")
-    parser.add_argument("--box-margin", type=float, default=0.0, help="px added to each side of the tight box")
-    parser.add_argument("--min-area", type=int, default=None, help="drop objects of at most this many pixels")
-    parser.add_argument("--objects", choices=OBJECT_MODES, default="auto")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-samples", type=int, default=None, help="samples of tta/prompt/laplace/ruac-mc")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--prompt", choices=PROMPT_KINDS, default=DEFAULTS.prompt, help="prompt derived from each object")
+    parser.add_argument("--points", type=int, default=DEFAULTS.points, help="clicks per object for point prompts")
+    parser.add_argument("--box-margin", type=float, default=DEFAULTS.box_margin, help="px added to each side of the tight box")
+    parser.add_argument("--min-area", type=int, default=DEFAULTS.min_area, help="drop objects of at most this many pixels")
+    parser.add_argument("--objects", choices=OBJECT_MODES, default=DEFAULTS.object_mode)
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
+    parser.add_argument("--num-samples", type=int, default=DEFAULTS.num_samples, help="samples of tta/prompt/laplace/ruac-mc")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     parser.add_argument("--tta-set", choices=("train", "hue", "hue-only", "identity"), default="train")
     parser.add_argument("--laplace-mode", choices=("sample", "probit"), default="sample")
-    parser.add_argument("--laplace-fit", type=int, default=0, help="fit Laplace on the first N images of each dataset")
-    parser.add_argument("--laplace-posterior", default=None, help="a Laplace posterior file (save_laplace)")
-    parser.add_argument("--ct", choices=("auto", "always", "never"), default="auto", help="CT normalisation of volumes")
-    parser.add_argument("--reference", default="ruac", help="method the Wilcoxon tests compare against")
+    parser.add_argument("--laplace-fit", type=int, default=DEFAULTS.laplace_fit, help="fit Laplace on the first N images of each dataset")
+    parser.add_argument("--laplace-posterior", default=DEFAULTS.laplace_posterior, help="a Laplace posterior file (save_laplace)")
+    parser.add_argument("--ct", choices=("auto", "always", "never"), default=DEFAULTS.ct, help="CT normalisation of volumes")
+    parser.add_argument("--reference", default=DEFAULTS.reference, help="method the Wilcoxon tests compare against")
     parser.add_argument(
-        "--band", type=float, default=2.0,
+        "--band", type=float, default=DEFAULTS.band,
         help="px around the true boundary that interior AUROC/Pearson and the review coverage leave out",
     )  # fmt: skip
     return parser

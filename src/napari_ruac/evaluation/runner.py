@@ -43,6 +43,9 @@ from .tables import (
 )
 
 
+EVALUATION_MODEL = "sam2.1_hiera_tiny"  # the model the study runs unless told otherwise (CLI and API)
+
+
 @dataclass
 class EvaluationSettings:
     """What to run and how; defaults follow UncertSAM (box prompts, paper's object split)."""
@@ -202,7 +205,7 @@ def _dataset_report(folder: Path, name: str, rows, curves, image_rows, coverage_
 def run_evaluation(
     data: Sequence[str | Path],
     methods: Sequence[str] | None = None,
-    model="sam2.1_hiera_tiny",
+    model=EVALUATION_MODEL,
     out: str | Path = "evaluation",
     *,
     device=None,
