@@ -14,7 +14,6 @@ from scipy import ndimage
 from napari_ruac.batch import (
     BatchStateError,
     LabelPrompts,
-    SliceProgress,
     TemplatePrompt,
     VolumeDone,
     iter_batch,
@@ -23,6 +22,7 @@ from napari_ruac.batch import (
 )
 from napari_ruac.batch.volume import physical_volume_unit
 from napari_ruac.core.boxes import box_on_largest_slice
+from napari_ruac.core.progress import Progress
 from napari_ruac.inference import ImagePredictor, VolumePredictor
 from napari_ruac.io import read_image, write_image
 
@@ -221,7 +221,8 @@ def test_cancelled_volume_leaves_nothing_and_is_redone(tiny_model, labelled_volu
     out = tmp_path / "out"
     events = iter_batch(folder, out, prompts=LabelPrompts(), model=tiny_model)
     for event in events:
-        if isinstance(event, SliceProgress):
+        if isinstance(event, Progress):
+            assert event.stage == "slice" and event.item == "v.tif"
             break
     events.close()
     assert not (out / "v_mask.tif").exists() and not (out / ".ruac-batch" / "done" / "v.tif.json").exists()

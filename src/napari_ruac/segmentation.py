@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .core.progress import Progress
 from .inference import ImagePredictor, VolumePredictor
 from .inference.embedding_cache import disk_cache
 from .io.atomic import file_stem
@@ -58,13 +59,6 @@ class SegmentationOutputs:
                 for z in self.empty_prompts
             ]
         return lines
-
-
-@dataclass
-class Progress:
-    stage: str
-    done: int
-    total: int
 
 
 def iter_segmentation(

@@ -4,7 +4,7 @@ uncertainty files in the inputs' geometry; ``report.csv``; resumable; locally or
 ``run_batch(inputs, out_dir, prompts=..., model=...)`` from scripts, ``napari-ruac batch`` from a shell.
 """
 
-from .events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
+from .events import BatchStarted, BatchSummary, VolumeDone, VolumeStarted
 from .model_spec import ModelSpec
 from .prompts import BatchPromptError, LabelPrompts, PromptFile, TemplatePrompt
 from .report import COLUMNS as REPORT_COLUMNS
@@ -26,7 +26,6 @@ __all__ = [
     "ModelSpec",
     "PromptFile",
     "ReviewRule",
-    "SliceProgress",
     "TemplatePrompt",
     "VolumeDone",
     "VolumeOutcome",

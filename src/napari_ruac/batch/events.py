@@ -1,4 +1,5 @@
-"""Progress events of a batch run (``iter_batch`` yields them; the CLI turns them into tqdm bars)."""
+"""Events of a batch run (``iter_batch`` yields them; the CLI turns them into tqdm bars). Slice steps of
+the volume being segmented are the common ``core.progress.Progress`` (stage ``slice``, ``item`` = file)."""
 
 from __future__ import annotations
 
@@ -22,15 +23,6 @@ class BatchStarted:
 class VolumeStarted:
     volume: str
     index: int  # 1-based among the pending volumes
-    total: int
-
-
-@dataclass
-class SliceProgress:
-    """Slice × object steps of the volume being segmented (local runs only)."""
-
-    volume: str
-    done: int
     total: int
 
 

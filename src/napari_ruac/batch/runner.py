@@ -17,7 +17,7 @@ from pathlib import Path
 from ..io import check_output_folder, format_of
 from ..models import RUACModel
 from ..uq import get_method
-from .events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
+from .events import BatchStarted, BatchSummary, VolumeDone, VolumeStarted
 from .model_spec import ModelSpec
 from .prompts import PromptFile, file_stem, prompt_source
 from .report import append_rows, failure_row, rebuild_report
@@ -86,7 +86,7 @@ def iter_batch(
     rule: ReviewRule | None = None,
     **options,
 ) -> Iterator[object]:
-    """Generator of ``BatchStarted``, ``VolumeStarted``/``SliceProgress`` (local), ``VolumeDone`` events,
+    """Generator of ``BatchStarted``, ``VolumeStarted``/slice ``Progress`` (local), ``VolumeDone`` events,
     ending with the ``BatchSummary``. Stop iterating to cancel (the volume in progress writes nothing).
 
     ``inputs``: a folder or a list of files. ``prompts``: a JSON/CSV prompt file, ``LabelPrompts()``,
@@ -156,11 +156,7 @@ def _iter_local(pending: list[Path], model, settings: BatchSettings) -> Iterator
         model = model.load()
     for index, path in enumerate(pending, start=1):
         yield VolumeStarted(path.name, index, len(pending))
-        for event in iter_volume(path, model, settings):
-            if isinstance(event, VolumeOutcome):
-                yield event
-            else:
-                yield SliceProgress(path.name, *event)
+        yield from iter_volume(path, model, settings)
 
 
 def run_batch(*args, on_event: Callable[[object], None] | None = None, **kwargs) -> BatchSummary:

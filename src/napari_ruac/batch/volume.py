@@ -1,6 +1,6 @@
 """One input of a batch: read it, resolve its prompts, segment every object, write outputs, mark it done.
 
-``iter_volume`` is a generator of ``(done, total)`` slice progress ending with a ``VolumeOutcome``;
+``iter_volume`` is a generator of slice ``Progress`` (core.progress) ending with a ``VolumeOutcome``;
 it never raises for a bad input (the outcome says ``failed`` with the message). Outputs are
 written atomically, then the "done" marker holding the report rows: a volume is either finished
 with all its files or has no marker (and is redone by the next run).
@@ -17,6 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..core.progress import Progress
 from ..inference import ImagePredictor, VolumePredictor
 from ..inference.embedding_cache import disk_cache
 from ..inference.volume_result import SliceResult, VolumeAssembly
@@ -78,7 +79,7 @@ def _segment_volume(data: ImageData, objects: ObjectPrompts, model, settings: Ba
     assembly = _Assembly(data.spatial_shape, objects, settings.rule)
     for item in predictor.iter_segment_objects(data.array, objects):
         assembly.add(item)
-        yield item.done, item.total
+        yield Progress("slice", item.done, item.total, item=data.path.name)
     return assembly
 
 
@@ -90,7 +91,7 @@ def _segment_image(data: ImageData, objects: ObjectPrompts, model, settings: Bat
         prompt = per_slice[0]
         prediction = predictor.refine_mask(**prompt) if "mask" in prompt else predictor.predict(**prompt)
         assembly.add(SliceResult.from_prediction(0, object_id, prediction, True, done, len(objects)))
-        yield done, len(objects)
+        yield Progress("slice", done, len(objects), item=data.path.name)
     return assembly
 
 
@@ -112,7 +113,7 @@ def _refine_volume(data: ImageData, objects: ObjectPrompts, model, settings: Bat
             current = z
         prediction = predictor.refine_mask(**objects[object_id][z])
         assembly.add(SliceResult.from_prediction(z, object_id, prediction, True, done, len(steps)))
-        yield done, len(steps)
+        yield Progress("slice", done, len(steps), item=data.path.name)
     return assembly
 
 
@@ -164,8 +165,8 @@ def _message(error: BaseException) -> str:
     return text if isinstance(error, _CLEAR_ERRORS) else f"{type(error).__name__}: {text}"
 
 
-def iter_volume(path: str | os.PathLike, model, settings: BatchSettings) -> Iterator[tuple[int, int] | VolumeOutcome]:
-    """Segment one input file; yields ``(done, total)`` per slice and object, then the ``VolumeOutcome``."""
+def iter_volume(path: str | os.PathLike, model, settings: BatchSettings) -> Iterator[Progress | VolumeOutcome]:
+    """Segment one input file; yields ``Progress('slice', …, item=file name)`` per slice and object, then the ``VolumeOutcome``."""
     path = Path(path)
     out_dir = Path(settings.out_dir)
     started = time.perf_counter()

@@ -104,7 +104,8 @@ def run(args) -> int:
 
     if args.all:
         return run_batch_all(args)
-    from ..batch.events import BatchStarted, BatchSummary, SliceProgress, VolumeDone, VolumeStarted
+    from ..batch.events import BatchStarted, BatchSummary, VolumeDone, VolumeStarted
+    from ..core.progress import Progress
     from ..batch.runner import iter_batch
 
     events = iter_batch(
@@ -123,7 +124,7 @@ def run(args) -> int:
             overall = tqdm(total=len(event.pending), desc="volumes", unit="vol", position=0, disable=quiet)
         elif isinstance(event, VolumeStarted):
             volume_bar = tqdm(total=None, desc=event.volume, unit="step", position=1, leave=False, disable=quiet)
-        elif isinstance(event, SliceProgress) and volume_bar is not None:
+        elif isinstance(event, Progress) and volume_bar is not None:
             volume_bar.total = event.total
             volume_bar.update(event.done - volume_bar.n)
         elif isinstance(event, VolumeDone):

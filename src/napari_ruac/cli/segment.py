@@ -50,7 +50,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..io import read_image
-    from ..segmentation import Progress, iter_segmentation
+    from ..core.progress import Progress
+    from ..segmentation import iter_segmentation
 
     if args.all:
         return run_segment_all(args)

@@ -14,7 +14,8 @@ import numpy as np
 
 from .candidates import Candidate, non_maximum_suppression, stability_score
 from .image import EverythingRun
-from .result import EverythingResult, ObjectRow, Progress
+from ..core.progress import Progress
+from .result import EverythingResult, ObjectRow
 from .settings import EverythingError, EverythingSettings, tile_windows
 from .volume import VolumeEverythingRun
 
@@ -52,6 +53,6 @@ def make_run(model, image, method: str = "ruac", settings=None, seed_slices=None
 
 __all__ = [
     "Candidate", "EverythingError", "EverythingResult", "EverythingRun", "EverythingSettings", "ObjectRow",
-    "Progress", "VolumeEverythingRun", "iter_segment_everything", "make_run", "non_maximum_suppression", "segment_everything",
+    "VolumeEverythingRun", "iter_segment_everything", "make_run", "non_maximum_suppression", "segment_everything",
     "stability_score", "tile_windows",
 ]

@@ -18,7 +18,8 @@ from ..models.preprocess import check_image
 from ..models.ruac_model import RUACModel
 from ..uq import one_pass_method
 from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
-from .result import EverythingResult, Progress, object_rows
+from ..core.progress import Progress
+from .result import EverythingResult, object_rows
 from .seeds import object_seeds
 from .settings import EverythingError, EverythingSettings, tile_windows
 

@@ -11,17 +11,6 @@ from .candidates import Candidate
 
 
 @dataclass
-class Progress:
-    """``stage`` (encode | decode | propagate), ``done`` of ``total`` steps, objects found so far
-    (the fields of ``segmentation.Progress``, plus ``objects``)."""
-
-    stage: str
-    done: int
-    total: int
-    objects: int = 0
-
-
-@dataclass
 class ObjectRow:
     """One object. ``bbox``: (y0, x0, y1, x1) in 2D, (z0, y0, x0, z1, y1, x1) in 3D, end exclusive;
     ``centroid`` in the same axis order. ``uncertainty_score`` is what the review ranks by

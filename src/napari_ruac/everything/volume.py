@@ -14,7 +14,8 @@ from ..inference.embedding_cache import EmbeddingCache
 from ..models.ruac_model import RUACModel
 from ..uq import one_pass_method
 from .image import EverythingRun
-from .result import EverythingResult, Progress, row_for
+from ..core.progress import Progress
+from .result import EverythingResult, row_for
 from .settings import EverythingError, EverythingSettings
 
 MERGE_IOU = 0.5  # two tracked objects with a 3D mask IoU above this are one object
