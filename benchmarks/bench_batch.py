@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from napari_ruac.batch import ModelSpec, read_report, run_batch
-from napari_ruac.batch.prompts import box_on_largest_slice
+from napari_ruac.core.boxes import box_on_largest_slice
 from napari_ruac.io import write_image
 from napari_ruac.samples import nuclei_stack
 

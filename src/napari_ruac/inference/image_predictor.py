@@ -12,7 +12,7 @@ from ..uq import MethodContext, MethodOptions, get_method
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
-from ..core.boxes import tight_box
+from ..core.boxes import tight_box, to_model_frame
 from ..core.intensity import Intensity, to_unit_rgb
 from ..models.preprocess import check_image, check_not_constant, to_model_input
 from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_box, check_points, low_res_mask
@@ -289,7 +289,6 @@ class ImagePredictor:
         hw = self._image_hw if window is None else window.shape
         low = low_res_mask(full if window is None else full[window.slices], hw, self.model.image_size)
         if self.model.info.prompt_map:
-            from ..models.preprocess import to_model_frame
             from ..models.prompt_map import region_prompt_map
 
             frame_points = frame_labels = None
