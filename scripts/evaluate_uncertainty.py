@@ -46,7 +46,7 @@ QUICK = {"scenes": 6, "scene_objects": 2, "tiles": 1, "tile_objects": 3, "slices
 # ---- data ----------------------------------------------------------------------------------------
 def sample_objects(labels: np.ndarray, count: int, seed: list[int], drop_border: bool) -> np.ndarray:
     """At most ``count`` objects (seeded) larger than the evaluation's minimum area, relabelled 1..n."""
-    from napari_ruac.evaluation.objects import default_min_area
+    from napari_ruac.core.objects import default_min_area
 
     ids, areas = np.unique(labels[labels > 0], return_counts=True)
     eligible = ids[areas > default_min_area(labels.shape)]
@@ -107,7 +107,7 @@ def fit_varnet(model, folder: Path, out: Path, steps: int) -> None:
     import imageio.v3 as iio
     import torch
 
-    from napari_ruac.uq.varnet import VarianceHead
+    from napari_ruac.models.extra_heads import VarianceHead
 
     path = out / f"varnet_{steps}.pt"
     head = VarianceHead(transformer_dim=model.sam2.sam_mask_decoder.transformer_dim)

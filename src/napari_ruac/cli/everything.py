@@ -35,7 +35,7 @@ def run_segment_all(args) -> int:
     from tqdm import tqdm
 
     from ..everything.files import iter_everything_file
-    from ..everything.result import Progress
+    from ..core.progress import Progress
     from ..io import read_image
 
     if args.box is not None or args.points:

@@ -18,7 +18,8 @@ import numpy as np
 from ..batch.volume import physical_volume_unit
 from ..io import ImageData, output_path, read_image, write_image
 from ..io.atomic import atomic_path
-from .result import EverythingResult, Progress
+from ..core.progress import Progress
+from .result import EverythingResult
 
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_path(path) as temporary:

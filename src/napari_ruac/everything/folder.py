@@ -10,7 +10,7 @@ from typing import Iterator
 
 from ..io import read_image
 from .files import EverythingOutputs, iter_everything_file, objects_csv_path
-from .result import Progress
+from ..core.progress import Progress
 
 
 @dataclass

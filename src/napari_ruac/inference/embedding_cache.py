@@ -169,7 +169,8 @@ class DiskEmbeddings:
 
     def precompute(self) -> Iterator[tuple[int, int]]:
         """Encode every slice not yet on disk; yields (done, total). Stop iterating to cancel."""
-        from ..models.preprocess import to_model_input, to_unit_rgb
+        from ..core.intensity import to_unit_rgb
+        from ..models.preprocess import to_model_input
 
         total = len(self.planes)
         for z, plane in enumerate(self.planes):
@@ -194,7 +195,7 @@ def disk_cache(
 ) -> EmbeddingCache:
     """An ``EmbeddingCache`` backed by ``folder/<name>.zarr`` for this image and the predictors' intensity
     setting (the window is computed the way the predictors compute it)."""
-    from ..models.preprocess import Intensity
+    from ..core.intensity import Intensity
 
     value_range = Intensity.parse(intensity).value_range(np.asarray(image))
     store = os.path.join(os.fspath(folder), f"{name}.zarr")
