@@ -206,9 +206,7 @@ def test_cli_runs_and_reports_bad_input(tmp_path, tiny_model, monkeypatch, capsy
 def test_cli_passes_band_and_box_margin():
     import argparse
 
-    from napari_ruac.evaluation.cli import settings_from_args
-
-    parser = add_evaluate_arguments(argparse.ArgumentParser())
-    settings = settings_from_args(parser.parse_args(["d", "--band", "3", "--box-margin", "2"]))
+    parser = evaluate_cli.add_arguments(argparse.ArgumentParser())
+    settings = evaluate_cli.settings_from_args(parser.parse_args(["d", "--band", "3", "--box-margin", "2"]))
     assert settings.band == 3.0 and settings.box_margin == 2.0
-    assert settings_from_args(parser.parse_args(["d"])).band == 2.0  # issue 13's default band
+    assert evaluate_cli.settings_from_args(parser.parse_args(["d"])).band == 2.0  # issue 13's default band
