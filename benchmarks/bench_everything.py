@@ -159,20 +159,28 @@ def summarise(name: str, records: list[dict]) -> dict:
                 decoded_per_image=float(np.mean([r["decoded"] for r in records])))
 
 
-def peak_rss(size: int, model_name: str, points: int) -> dict:
-    """Segment everything in a size² image (tiled from generated nuclei scenes) in a fresh process."""
+def peak_rss(size: int, model_name: str, points: int, max_tiles: int = 0) -> dict:
+    """Segment everything in a size² image (tiled from generated nuclei scenes) in a fresh process;
+    ``max_tiles`` > 0 processes only the first tiles (the full-size arrays are still all allocated)."""
     code = f"""
 import resource, time, numpy as np, torch, json
 torch.set_num_threads(1)
 from napari_ruac.models import load_model
-from napari_ruac.everything import segment_everything
+from napari_ruac.everything import EverythingRun
 from ruac_training.synthetic import generate_scene
 tile = generate_scene("nuclei", {SEED0 + 99}, 512).image
 image = np.tile(tile, ({size} // 512 + 1, {size} // 512 + 1))[:{size}, :{size}]
 model = load_model("{model_name}", device="cpu")
 start = time.perf_counter()
-result = segment_everything(model, image, points_per_side={points})
+run = EverythingRun(model, image, settings=dict(points_per_side={points}))
+passes = run.passes()
+if {max_tiles}:
+    run.passes = lambda: passes[:{max_tiles}]
+for _ in run:
+    pass
+result = run.result()
 print(json.dumps(dict(seconds=time.perf_counter() - start, objects=result.count, decoded=result.decoded,
+                      tiles=len(passes), tiles_run={max_tiles} or len(passes),
                       peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -187,6 +195,8 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--grid", type=int, default=16, help="points per side")
     parser.add_argument("--rss-size", type=int, help="side of the large tiled image (default 4096; quick 1024; 0: skip)")
+    parser.add_argument("--rss-tiles", type=int, default=0, help="large image: process only the first N tiles (0: all)")
+    parser.add_argument("--only-rss", action="store_true", help="skip the data sets; only the large-image run")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     import torch
@@ -197,9 +207,9 @@ def main(argv=None) -> None:
     model = load_model(args.model, device="cpu")
     count = args.images or (2 if args.quick else 6)
     settings = dict(points_per_side=args.grid)
-    print(f"# segment everything — {args.model}, {machine()}, load average {' '.join(f'{x:.1f}' for x in __import__('os').getloadavg())}")
+    print(f"# segment everything — {args.model}, {machine()}")
     summaries = []
-    for name, images in datasets(count, args.size):
+    for name, images in ([] if args.only_rss else datasets(count, args.size)):
         records = [evaluate_image(model, image, truth, settings) for image, truth in images]
         summaries.append(summarise(name, records))
         s = summaries[-1]
@@ -213,9 +223,10 @@ def main(argv=None) -> None:
     rss_size = args.rss_size if args.rss_size is not None else (1024 if args.quick else 4096)
     memory = None
     if rss_size:
-        memory = peak_rss(rss_size, args.model, args.grid)
-        print(f"\n## {rss_size}² tiled: peak RSS {memory['peak_rss_mib']:.0f} MiB, {memory['seconds']:.0f} s, "
-              f"{memory['objects']} objects, {memory['decoded']} prompts decoded")
+        memory = peak_rss(rss_size, args.model, args.grid, args.rss_tiles)
+        print(f"\n## {rss_size}² tiled ({memory['tiles_run']} of {memory['tiles']} tiles run): peak RSS "
+              f"{memory['peak_rss_mib']:.0f} MiB, {memory['seconds']:.0f} s, {memory['objects']} objects, "
+              f"{memory['decoded']} prompts decoded")
     if args.json:
         Path(args.json).write_text(json.dumps(dict(summaries=summaries, memory=memory), indent=2))
 
