@@ -103,11 +103,10 @@ def run_batch_all(args) -> int:
                              objects_csv="" if event.outputs is None else event.outputs.objects.name,
                              error=event.error or ""))
         else:
-            path, progress = event
             if bar is None:
-                bar = tqdm(total=progress.total, desc=path.name, unit="step", disable=args.no_progress)
-            bar.total = progress.total
-            bar.update(progress.done - bar.n)
+                bar = tqdm(total=event.total, desc=event.item, unit="step", disable=args.no_progress)
+            bar.total = event.total
+            bar.update(event.done - bar.n)
     report = Path(args.out) / "everything_report.csv"
     with open(report, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["file", "status", "objects", "objects_csv", "error"])

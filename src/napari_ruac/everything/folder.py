@@ -4,7 +4,7 @@ objects CSV exists is skipped unless ``overwrite``), one failed file does not st
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -23,8 +23,8 @@ class FileDone:
 
 def iter_everything_folder(
     input_dir: str | os.PathLike, out_dir: str | os.PathLike, model, overwrite: bool = False, **kwargs
-) -> Iterator[tuple[Path, Progress] | FileDone]:
-    """(file, Progress) while a file runs, a FileDone when it is finished, skipped or failed."""
+) -> Iterator[Progress | FileDone]:
+    """``Progress`` (``item`` = the file's name) while a file runs, a FileDone when it is finished, skipped or failed."""
     from ..batch.runner import list_inputs
     from ..io import output_path
 
@@ -41,7 +41,7 @@ def iter_everything_folder(
             outputs = None
             for event in iter_everything_file(data, model, out, **kwargs):
                 if isinstance(event, Progress):
-                    yield path, event
+                    yield replace(event, item=path.name)
                 else:
                     outputs = event
             yield FileDone(path, outputs)
