@@ -179,6 +179,9 @@ class RUACTrainingStep(nn.Module):
         sparse, dense = model.encode_prompts(points=group.points, labels=group.labels, mask_input=mask_input,
                                              prompt_map=use_map)
         out, selected = model.decode(features, sparse, dense, multimask=group.multimask, repeat_image=False)
+        if not group.multimask and bool((selected.token_index != 0).any()):
+            # a frozen (eval-mode) decoder applies SAM2's stability fallback; training supervises token 0 (as SAM2)
+            selected = out.select(torch.zeros_like(selected.token_index))
         first = 1 if group.multimask else 0
         last = out.logits.shape[1] if group.multimask else 1
         candidates = last - first
