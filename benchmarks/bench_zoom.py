@@ -27,11 +27,9 @@ SEED = 7101  # held out: training configs use seeds 1â€“8, evaluate_micro 7001â€
 
 
 def padded_box(mask: np.ndarray, pad: float = 2.0) -> list[float]:
-    from napari_ruac.core.boxes import tight_box
+    from napari_ruac.evaluation.gt_prompts import box_of
 
-    x0, y0, x1, y1 = tight_box(mask)
-    h, w = mask.shape
-    return [max(0.0, x0 - pad), max(0.0, y0 - pad), min(float(w), x1 + pad), min(float(h), y1 + pad)]
+    return box_of(mask, margin=pad)
 
 
 def generated(n: int, max_objects: int):
@@ -63,7 +61,7 @@ def real(max_objects: int):
 
 def measure(model, items, min_area: int = 16) -> list[dict]:
     from napari_ruac import ImagePredictor
-    from napari_ruac.core.overlap import iou
+    from napari_ruac.metrics.overlap import iou
 
     predictors = {mode: ImagePredictor(model, zoom=mode) for mode in MODES}
     rows = []

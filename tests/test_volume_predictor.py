@@ -141,7 +141,9 @@ def test_bad_volumes_and_prompts(tiny_model):
     predictor = VolumePredictor(tiny_model)
     with pytest.raises(ImageError, match="ImagePredictor"):
         predictor.segment(np.zeros((64, 64)), {0: dict(box=[0, 0, 5, 5])})
-    volume = np.zeros((3, 64, 64), np.float32)
+    with pytest.raises(ImageError, match="constant"):  # no object to find: said before any prompt is read
+        predictor.segment(np.zeros((3, 64, 64), np.float32), {0: dict(box=[0, 0, 5, 5])})
+    volume = np.random.default_rng(0).random((3, 64, 64)).astype(np.float32)
     with pytest.raises(PromptError, match="outside the volume"):
         predictor.segment(volume, {5: dict(box=[0, 0, 5, 5])})
     with pytest.raises(PromptError, match="box"):
@@ -150,4 +152,4 @@ def test_bad_volumes_and_prompts(tiny_model):
     with pytest.raises(ImageError, match="NaN"):
         predictor.segment(volume, {0: dict(box=[0, 0, 5, 5])})
     with pytest.raises(PromptError, match="no objects"):
-        list(predictor.iter_segment_objects(np.zeros((2, 32, 32)), {}))
+        list(predictor.iter_segment_objects(np.random.default_rng(1).random((2, 32, 32)), {}))

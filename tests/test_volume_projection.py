@@ -8,7 +8,7 @@ import pytest
 
 from napari_ruac.inference.prediction import Prediction
 from napari_ruac.core.boxes import grown_box
-from napari_ruac.inference.volume_projection import iter_projection, stop_reason
+from napari_ruac.inference.volume_projection import TrackingRules, iter_projection, refusal, stop_reason
 
 
 class ThresholdPredictor:
@@ -19,6 +19,10 @@ class ThresholdPredictor:
 
     def set_image(self, image, value_range=None):
         self.image = image[..., 0] if image.ndim == 3 else image
+
+    def refine_mask(self, mask, box=None):
+        self.mask_prompts = getattr(self, "mask_prompts", 0) + 1
+        return self.predict(box=box)
 
     def predict(self, box=None, points=None, labels=None):
         self.boxes.append(box)
@@ -52,15 +56,53 @@ def test_tracks_forward_and_backward_and_stops_at_the_ends():
     assert (results[-1].done, results[-1].total) == (10, 10)
     by_z = {r.z: r for r in results}
     stops = {r.z: r.stopped for r in results if r.stopped}
-    assert sorted(stops) == [1, 7]  # said once per direction, on the slice where the rule fired
-    assert stops[7].startswith("the mask spread to 2.6×")
-    assert stops[1] == "the mask vanished (1 px)"  # radius 0: one pixel
+    # patience 1: the first refused slice is skipped, the second ends the track; each says why
+    assert sorted(stops) == [0, 1, 7, 8]
+    assert stops[7].startswith("slice skipped: the mask spread to 2.6×")
+    assert stops[8].startswith("tracking stopped: the mask spread to 2.6×")  # still from slice 6's mask
+    assert stops[1] == "slice skipped: the mask vanished (1 px)"  # radius 0: one pixel
+    assert stops[0].startswith("tracking stopped: the mask vanished")
     truth = volume > 0.5
     for z in (2, 3, 4, 5, 6):
         assert np.array_equal(by_z[z].mask, truth[z]), z
-    for z in (7, 8, 9, 1, 0):  # 7: the big disc fills the whole grown box, 2.6× the previous mask: stop
-        assert not by_z[z].mask.any() and by_z[z].object_score == -1.0, z  # absent after the stop
+    for z in (0, 1, 7, 8, 9):  # refused or after the stop: empty, object absent
+        assert not by_z[z].mask.any() and by_z[z].object_score == -1.0, z
     assert results[0].prompted is True and not any(r.prompted for r in results[1:])
+    assert predictor.mask_prompts == 8  # every tracked slice (5–8, 3–0) also got the last accepted mask as its mask prompt
+
+
+def test_patience_carries_the_object_over_one_bad_slice():
+    volume = _volume()
+    volume[5] = 0  # one dark slice in the middle of the object
+    volume[5, 32, 32] = 1
+    results = list(iter_projection(ThresholdPredictor(), volume, {1: {4: dict(box=[20, 20, 44, 44])}}, "forward", (0.0, 1.0)))
+    by_z = {r.z: r for r in results}
+    assert not by_z[5].mask.any() and by_z[5].stopped.startswith("slice skipped: the mask vanished")
+    assert by_z[6].mask.sum() > 50  # picked up again from slice 4's mask
+    strict = list(iter_projection(ThresholdPredictor(), volume, {1: {4: dict(box=[20, 20, 44, 44])}}, "forward",
+                                  (0.0, 1.0), dict(patience=0, mask_prompt=False)))
+    assert not {r.z: r for r in strict}[6].mask.any()
+
+
+def test_the_new_rules_catch_slow_growth_box_shaped_masks_and_absent_objects():
+    rules = TrackingRules()
+    previous = np.zeros((40, 40), bool)
+    previous[10:20, 10:20] = True  # 100 px
+    grown = np.zeros_like(previous)
+    grown[9:21, 9:21] = True  # 144 px: 1.44× the previous slice is fine, but 2.9× the prompted 50 px is not
+    prediction = Prediction(grown, grown.astype(np.float32), np.zeros((40, 40), np.float32), 0.9, "fake")
+    assert "grew to 2.9× the object's area on its prompted slice" in refusal(prediction, previous, 50, [0, 0, 40, 40], rules)
+    assert refusal(prediction, previous, 150, [0, 0, 40, 40], rules) is None
+    assert "fills 100% of its prompt box" in refusal(prediction, previous, 150, [9, 9, 21, 21], rules)
+    prediction.extras["object_score"] = -3.0
+    assert "sees no object here" in refusal(prediction, previous, 150, [0, 0, 40, 40], rules)
+
+
+@pytest.mark.parametrize("bad", [dict(patience=-1), dict(max_fill=0), dict(max_growth=0.9), dict(min_overlap=2),
+                                 dict(nonsense=1), "strict"])
+def test_nonsense_tracking_rules_are_named(bad):
+    with pytest.raises(ValueError, match="tracking rule"):
+        TrackingRules.parse(bad)
 
 
 def test_a_second_prompt_restarts_tracking_and_direction_is_respected():

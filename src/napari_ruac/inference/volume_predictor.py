@@ -25,7 +25,7 @@ from .prediction import upsample
 from ..core.intensity import Intensity, to_unit_rgb
 from ..models.preprocess import ImageError, check_image, check_not_constant, to_model_input
 from .prompts import PromptError, build_prompt_batch
-from .volume_projection import iter_projection
+from .volume_projection import TrackingRules, iter_projection
 from .volume_result import SliceResult, VolumeAssembly, VolumeResult
 from .volume_tracking import ObjectTrack, track_frame
 
@@ -38,7 +38,10 @@ class VolumePredictor:
     ``method`` must be a one-pass method (``ruac``, ``ruac-mc``, ``sam2``, ``laplace``,
     ``varnet``); ``cache`` shares slice embeddings with an ImagePredictor and between runs.
     ``tracking``: ``memory`` (SAM2's video memory), ``projection`` (box of the previous slice's
-    mask), or ``auto`` (what the model's config says, else memory).
+    mask), or ``auto`` (what the model's config says, else memory). ``tracking_rules``: projection's
+    refusal and patience rules (``TrackingRules`` or a dict of its fields). ``zoom``,
+    ``zoom_context``, ``zoom_min_side``: zoom-in for projection tracking (the window follows the
+    object; ``inference/zoom.py``); memory tracking reads whole slices (SAM2's memory is per frame).
     """
 
     def __init__(
@@ -48,9 +51,19 @@ class VolumePredictor:
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
         tracking: str = "auto",
+        tracking_rules: TrackingRules | dict | None = None,
+        zoom="auto",
+        zoom_context: float | None = None,
+        zoom_min_side: float | None = None,
         **options,
     ) -> None:
+        from .zoom import DEFAULT_CONTEXT, check_context, parse_zoom
+
         self.model = model
+        self.tracking_rules = TrackingRules.parse(tracking_rules)
+        self.zoom = parse_zoom(zoom)
+        self._zoom_options = dict(zoom=self.zoom, zoom_context=check_context(zoom_context or DEFAULT_CONTEXT),
+                                  zoom_min_side=zoom_min_side)
         self.method = self._volume_method(method)
         self.intensity = Intensity.parse(intensity)
         self._raw_options = dict(options)
@@ -168,9 +181,10 @@ class VolumePredictor:
     def _iter_projection(self, array, objects, direction, value_range) -> Iterator[SliceResult]:
         from .image_predictor import ImagePredictor
 
-        predictor = ImagePredictor(self.model, method=self.method.name, cache=self.cache, **self._raw_options)
+        predictor = ImagePredictor(self.model, method=self.method.name, cache=self.cache, **self._zoom_options,
+                                   **self._raw_options)
         prompts = {oid: {int(z): dict(p) for z, p in objects[oid].items()} for oid in objects}
-        yield from iter_projection(predictor, array, prompts, direction, value_range)
+        yield from iter_projection(predictor, array, prompts, direction, value_range, self.tracking_rules)
 
     def _plan(self, tracks: dict[int, ObjectTrack], forward: list[int], backward: list[int]):
         """[((z, reverse), [(object_id, is_conditioning), ...]), ...] in SAM2's processing order."""

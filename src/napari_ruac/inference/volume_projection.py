@@ -1,17 +1,25 @@
 """Projection tracking: carry an object from slice to slice by prompting each slice with the box
-of the previous slice's mask (micro-sam's "box projection"), for models without a trained video
-memory (the shipped ``ruac-micro``) or by choice (``VolumePredictor(tracking="projection")``).
+of the last accepted slice's mask (micro-sam's "box projection") and, by default, that mask itself as
+the mask prompt, for models without a trained video memory (the shipped ``ruac-micro``) or by choice
+(``VolumePredictor(tracking="projection")``). With zoom-in, the window follows the object.
 
 The object runs forward from its first prompted slice, then backward; a slice that has its own
-prompt uses it. Tracking stops in a direction when the mask vanishes (fewer than ``min_area``
-pixels), jumps (IoU with the previous slice's mask below ``min_overlap``) or
-spreads (area above ``max_growth`` × the previous one: the box then holds a neighbour): the
-remaining slices of that direction are empty, and the slice where the rule fired says which rule
-(so a reviewer knows where to add a prompt). Every slice gets the method's probability and uncertainty.
+prompt uses it. A slice is refused when its mask (``TrackingRules``):
+- vanishes (fewer than ``min_area`` pixels) — the object ended;
+- jumps (IoU with the last accepted mask below ``min_overlap``);
+- spreads (area above ``max_growth`` × the last accepted one: the box then holds a neighbour);
+- has grown too far overall (above ``max_total_growth`` × the object's area on its prompted slice:
+  slow, steady growth into empty slices, each step just under ``max_growth``);
+- fills its prompt box (above ``max_fill`` of the box: a box-shaped mask, not an object);
+- or the model says the object is absent (object score below ``min_object_score``).
+A refused slice stays empty and says why; up to ``patience`` refused slices in a row are skipped (the
+next slice is prompted from the last accepted mask), one more ends the track in that direction, and
+the slice where it ended names the rule, so a reviewer knows where to add a prompt.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -21,9 +29,49 @@ from ..core.overlap import iou
 from .volume_result import SliceResult
 
 
+@dataclass(frozen=True)
+class TrackingRules:
+    """When projection tracking refuses a slice, and how it carries the object (see the module text)."""
+
+    min_area: int = 4
+    min_overlap: float = 0.3
+    max_growth: float = 1.5
+    max_total_growth: float = 2.5
+    max_fill: float = 0.9
+    min_object_score: float = 0.0
+    patience: int = 1
+    mask_prompt: bool = True  # the last accepted mask as SAM2's mask prompt, beside its box
+
+    def __post_init__(self):
+        checks = {
+            "min_area": self.min_area >= 0, "min_overlap": 0 <= self.min_overlap <= 1,
+            "max_growth": self.max_growth > 1, "max_total_growth": self.max_total_growth > 1,
+            "max_fill": 0 < self.max_fill <= 1, "patience": int(self.patience) == self.patience and self.patience >= 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(
+                f"tracking rule(s) {', '.join(bad)} make no sense ({', '.join(f'{n}={getattr(self, n)!r}' for n in bad)}): "
+                "min_area ≥ 0, min_overlap in [0, 1], max_growth and max_total_growth > 1, max_fill in (0, 1], "
+                "patience a whole number ≥ 0")
+
+    @classmethod
+    def parse(cls, rules) -> "TrackingRules":
+        if rules is None:
+            return cls()
+        if isinstance(rules, cls):
+            return rules
+        if isinstance(rules, dict):
+            unknown = set(rules) - set(cls.__dataclass_fields__)
+            if unknown:
+                raise ValueError(f"unknown tracking rule(s) {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+            return cls(**rules)
+        raise ValueError(f"tracking rules must be a TrackingRules or a dict, got {rules!r}")
+
+
 def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overlap: float,
                 max_growth: float) -> str | None:
-    """Why ``mask`` cannot continue the track of ``previous`` (None: it can)."""
+    """Why ``mask`` cannot continue the track of ``previous`` by the slice-to-slice rules (None: it can)."""
     area, before = int(mask.sum()), int(previous.sum())
     if area < min_area:
         return f"the mask vanished ({area} px)"
@@ -35,22 +83,41 @@ def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overl
     return None
 
 
+def refusal(prediction, previous: np.ndarray, prompted_area: int, box, rules: TrackingRules) -> str | None:
+    """Every rule of ``TrackingRules`` for one tracked slice (None: the slice is accepted)."""
+    mask = prediction.mask
+    reason = stop_reason(mask, previous, rules.min_area, rules.min_overlap, rules.max_growth)
+    if reason is not None:
+        return reason
+    area = int(mask.sum())
+    if prompted_area > 0 and area > rules.max_total_growth * prompted_area:
+        return (f"the mask grew to {area / prompted_area:.1f}× the object's area on its prompted slice "
+                "(steady growth into slices without it?)")
+    x0, y0, x1, y1 = box
+    box_area = max((x1 - x0) * (y1 - y0), 1.0)
+    if area > rules.max_fill * box_area:
+        return f"the mask fills {area / box_area:.0%} of its prompt box (a box-shaped mask, not an object)"
+    score = prediction.extras.get("object_score")
+    if score is not None and float(score) < rules.min_object_score:
+        return f"the model sees no object here (object score {float(score):.1f})"
+    return None
+
+
 def iter_projection(
     predictor,
     array: np.ndarray,
     objects: dict[int, dict[int, dict]],
     direction: str,
     value_range: tuple[float, float],
-    min_area: int = 4,
-    min_overlap: float = 0.3,
-    max_growth: float = 1.5,
+    rules: TrackingRules | dict | None = None,
 ) -> Iterator[SliceResult]:
-    """Yields a ``SliceResult`` per (slice, object): empty (object score -1) where tracking stopped,
-    ``stopped`` naming the rule (see ``stop_reason``) on the slice where it fired.
+    """Yields a ``SliceResult`` per (slice, object): empty (object score -1) where a slice was refused or
+    tracking stopped, ``stopped`` naming the rule on each refused slice (see the module text).
 
-    ``predictor``: an ImagePredictor (its method and cache are used); ``objects``: validated
+    ``predictor``: an ImagePredictor (its method, zoom and cache are used); ``objects``: validated
     ``{object_id: {z: prompt dict}}`` in image pixels.
     """
+    rules = TrackingRules.parse(rules)
     num_slices = array.shape[0]
     starts = {oid: min(prompts) for oid, prompts in objects.items()}
     forward = direction != "backward"
@@ -67,29 +134,42 @@ def iter_projection(
     total = sum(len(oids) for _, oids, _ in plan)
     done = 0
     prompted_masks: dict[int, dict[int, np.ndarray]] = {oid: {} for oid in objects}
-    running: dict[tuple[int, bool], np.ndarray | None] = {}  # (object, reverse) → the last projected mask
+    # (object, reverse) → [last accepted mask or None (stopped), refused slices in a row]
+    running: dict[tuple[int, bool], list] = {}
     for z, oids, reverse in plan:
         predictor.set_image(array[z], value_range=value_range)
         for oid in oids:
+            done += 1
             prompt = objects[oid].get(z)
             if prompt is not None:
                 out = predictor.predict(**prompt)
                 prompted_masks[oid][z] = out.mask
-                done += 1
                 yield SliceResult.from_prediction(z, oid, out, True, done, total)
                 continue
             neighbour = z + 1 if reverse else z - 1
-            previous = prompted_masks[oid].get(neighbour, running.get((oid, reverse)))
-            box = None if previous is None else grown_box(previous)
-            out, stopped = None, None
-            if box is not None:
-                out = predictor.predict(box=box)
-                stopped = stop_reason(out.mask, previous, min_area, min_overlap, max_growth)
-                if stopped is not None:
-                    out = None
-            running[(oid, reverse)] = None if out is None else out.mask
-            done += 1
-            if out is None:  # tracking stopped on or before this slice: nothing there
-                yield SliceResult.absent(z, oid, array.shape[1:3], False, done, total, stopped)
+            state = running.setdefault((oid, reverse), [None, 0])
+            if neighbour in prompted_masks[oid]:
+                state[:] = [prompted_masks[oid][neighbour], 0]
+            previous = state[0]
+            if previous is None or not previous.any():
+                state[0] = None
+                yield SliceResult.absent(z, oid, array.shape[1:3], False, done, total)
+                continue
+            box = grown_box(previous)
+            if rules.mask_prompt:
+                out = predictor.refine_mask(previous, box=box)
             else:
+                out = predictor.predict(box=box)
+            areas = [int(m.sum()) for m in prompted_masks[oid].values()]
+            reason = refusal(out, previous, max(areas) if areas else 0, box, rules)
+            if reason is None:
+                state[:] = [out.mask, 0]
                 yield SliceResult.from_prediction(z, oid, out, False, done, total)
+                continue
+            state[1] += 1
+            if state[1] > rules.patience:
+                state[0] = None
+                reason = f"tracking stopped: {reason}"
+            else:
+                reason = f"slice skipped: {reason}"
+            yield SliceResult.absent(z, oid, array.shape[1:3], False, done, total, reason)
