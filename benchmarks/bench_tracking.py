@@ -28,9 +28,9 @@ OLD_RULES = dict(mask_prompt=False, patience=0, max_total_growth=1e9, max_fill=1
 
 
 def padded_box(mask: np.ndarray, pad: float = 2.0) -> list[float]:
-    from napari_ruac.evaluation.gt_prompts import box_of
+    from napari_ruac.core.boxes import grown_box
 
-    return box_of(mask, margin=pad)
+    return grown_box(mask, margin=0.0, min_margin=pad)  # tight box + pad px, clipped
 
 
 def largest(labels: np.ndarray, count: int, min_voxels: int = 30) -> list[int]:
@@ -62,9 +62,9 @@ def volumes(stacks: int, objects: int, include_real: bool = True):
 
 
 def iou3d(a: np.ndarray, b: np.ndarray) -> float:
-    from napari_ruac.metrics.overlap import iou
+    from napari_ruac.core.overlap import iou
 
-    return float(iou(a, b))
+    return float(iou(a, b, empty=1.0))
 
 
 def oracle(model, image: np.ndarray, truth: np.ndarray, window) -> np.ndarray:

@@ -27,9 +27,9 @@ SEED = 7101  # held out: training configs use seeds 1â€“8, evaluate_micro 7001â€
 
 
 def padded_box(mask: np.ndarray, pad: float = 2.0) -> list[float]:
-    from napari_ruac.evaluation.gt_prompts import box_of
+    from napari_ruac.core.boxes import grown_box
 
-    return box_of(mask, margin=pad)
+    return grown_box(mask, margin=0.0, min_margin=pad)  # tight box + pad px, clipped
 
 
 def generated(n: int, max_objects: int):
@@ -61,7 +61,7 @@ def real(max_objects: int):
 
 def measure(model, items, min_area: int = 16) -> list[dict]:
     from napari_ruac import ImagePredictor
-    from napari_ruac.metrics.overlap import iou
+    from napari_ruac.core.overlap import iou
 
     predictors = {mode: ImagePredictor(model, zoom=mode) for mode in MODES}
     rows = []
