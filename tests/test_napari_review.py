@@ -108,6 +108,7 @@ def test_coverage_uses_ground_truth_when_given(review_viewer, qtbot):
     masks, _ = _planted()
     truth = masks.copy()
     truth[2:4, 25:35, 25:35] = 1  # object 1 really extends there: the mask misses it, all inside region 2
+    truth[6:9, 5:20, 50:75] = 3  # an object nobody segmented: no error of this segmentation
     viewer.add_labels(truth, name="cells ground truth", scale=SCALE)
     widget = ReviewWidget(viewer)
     widget.select_layers("cells masks", "cells uncertainty", "cells ground truth")

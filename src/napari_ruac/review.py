@@ -182,6 +182,21 @@ def segmentation_error(mask: np.ndarray, ground_truth: np.ndarray, band: float =
     return substantive_error(mask > 0, ground_truth > 0, band)
 
 
+def segmented_truth(mask: np.ndarray, ground_truth: np.ndarray) -> np.ndarray:
+    """The ground truth restricted to the objects that were segmented (those the mask touches).
+
+    Objects nobody prompted are not errors of this segmentation: counting them would make the
+    review look worse the fewer objects were done. A binary ground truth is split into its
+    connected components first.
+    """
+    mask, truth = np.asarray(mask) > 0, np.asarray(ground_truth)
+    if mask.shape != truth.shape:
+        raise ReviewError(f"mask shape {mask.shape} differs from ground-truth shape {truth.shape}")
+    labels = truth if truth.max(initial=0) > 1 else ndimage.label(truth > 0)[0]
+    touched = np.unique(labels[mask & (labels > 0)])
+    return np.isin(labels, touched) & (labels > 0)
+
+
 def estimated_error(uncertainty: np.ndarray | None = None, probability: np.ndarray | None = None) -> np.ndarray:
     """Error proxy without ground truth: 1 − |2p − 1| from a probability, else the uncertainty itself.
 

@@ -241,7 +241,8 @@ class ReviewWidget(QWidget):
         truth_name = self.truth_combo.currentText()
         truth = None if truth_name == NO_GROUND_TRUTH else self._layer(truth_name)
         if truth is not None:
-            return review.segmentation_error(mask, np.asarray(truth.data), review.DEFAULT_BAND), "substantive error"
+            segmented = review.segmented_truth(mask, np.asarray(truth.data))  # unsegmented objects are no error
+            return review.segmentation_error(mask, segmented, review.DEFAULT_BAND), "substantive error"
         return review.estimated_error(uncertainty), "estimated error"
 
     def _fill_table(self) -> None:
