@@ -413,3 +413,19 @@ def test_undo_redo_prompts_commits_and_clears(make_napari_viewer_proxy, qtbot, t
     viewer.keymap[coerce_keybinding("Control-Z")](viewer)
     np.testing.assert_array_equal(results.preview.data, preview)
     assert len(prompts.points.data) == 2
+
+
+@pytest.mark.viewer
+def test_preview_has_the_colour_of_the_committed_object_and_uncertainty_a_colour_bar(make_napari_viewer_proxy, qtbot):
+    from napari_ruac._napari.result_layers import ResultLayers
+
+    viewer = make_napari_viewer_proxy()
+    image, labels = blob_scene(seed=2, count=2)
+    layer = viewer.add_image(image, name="cells")
+    results = ResultLayers(viewer, layer)
+    assert results.uncertainty.colorbar.visible
+    for expected_id in (1, 2):
+        results.show_slice((), labels == expected_id, np.zeros(labels.shape, np.float32))
+        preview_colour = np.asarray(results.preview.get_color(1))
+        assert results.commit() == expected_id
+        np.testing.assert_allclose(results.masks.get_color(expected_id), preview_colour, atol=1e-6)

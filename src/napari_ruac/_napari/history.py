@@ -141,5 +141,6 @@ class History:
                 results.preview_uncertainty[...] = saved["preview_uncertainty"]
                 for layer in (results.preview, results.masks, results.uncertainty):
                     layer.refresh()
+                results.match_preview_colour()
         finally:
             self._quiet -= 1

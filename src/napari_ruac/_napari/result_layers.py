@@ -94,8 +94,16 @@ class ResultLayers:
                 metadata=dict(metadata),
                 **geometry,
             )
+        self.uncertainty.colorbar.visible = True  # 0 = certain … 1 = a coin flip, readable on screen
         self.committed_uncertainty = np.asarray(self.uncertainty.data, dtype=np.float32).copy()
         self.preview_uncertainty = np.zeros(self.shape, np.float32)
+        self.match_preview_colour()
+
+    def match_preview_colour(self) -> None:
+        """Show the preview in the colour its object will have once committed (the next free label id)."""
+        next_id = int(np.asarray(self.masks.data).max(initial=0)) + 1
+        colour = tuple(float(c) for c in self.masks.get_color(next_id))
+        self.preview.colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: colour})
 
     # ---- updates (main thread) ---------------------------------------------------------
     def show_slice(self, index: tuple[int, ...], mask: np.ndarray, uncertainty: np.ndarray) -> None:
@@ -126,4 +134,5 @@ class ResultLayers:
             self.masks.selected_label = new_id
             self.masks.refresh()
         self.clear_preview()
+        self.match_preview_colour()
         return new_id
