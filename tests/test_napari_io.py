@@ -102,6 +102,8 @@ def test_result_layers_of_an_opened_nifti_save_back_into_its_space(make_napari_v
     (image,) = viewer.open(str(source), plugin="napari-ruac")
     np.testing.assert_allclose(image.scale, (3.0, 0.6, 0.6), rtol=1e-6)
     results = ResultLayers(viewer, image)
+    assert tuple(image.axis_labels) == tuple(results.masks.axis_labels) == ("z", "y", "x")
+    assert tuple(viewer.dims.axis_labels) == ("z", "y", "x")  # the slider says z, not -3
     results.masks.data[2, 4:9, 5:10] = 1
     out = tmp_path / "ct_masks.nii.gz"
     results.masks.save(str(out), plugin="napari-ruac")
@@ -144,3 +146,32 @@ def test_plugin_loads_after_the_viewer_exists():
     done = subprocess.run([sys.executable, "-c", LOAD_AFTER_VIEWER], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "layers: 2" in done.stdout
+
+
+@pytest.mark.viewer
+def test_a_file_opened_without_its_spacing_is_flagged(make_napari_viewer_proxy, tmp_path):
+    from napari_ruac._napari.spacing_check import dropped_spacing_message
+
+    viewer = make_napari_viewer_proxy()
+    path = write_image(tmp_path / "stack.tif", np.zeros((3, 16, 16), np.uint16), spacing=(2.0, 0.5, 0.5), unit="µm",
+                       kind="image")  # fmt: skip
+    (ours,) = viewer.open(str(path), plugin="napari-ruac")
+    assert dropped_spacing_message(ours) is None
+    (default,) = viewer.open(str(path), plugin="napari")  # napari's own reader: scale (1, 1, 1)
+    assert np.allclose(default.scale, 1.0)
+    message = dropped_spacing_message(default)
+    assert message and "2 × 0.5 × 0.5" in message and "Open with Plugin ▸ napari-ruac" in message
+    plain = viewer.add_image(np.zeros((3, 16, 16)), name="in memory")
+    assert dropped_spacing_message(plain) is None
+
+
+def test_an_uncertainty_file_opens_as_an_uncertainty_layer(tmp_path):
+    from napari_ruac._napari.reader import read_layers
+    from napari_ruac._napari.result_layers import KIND_KEY, UNCERTAINTY_KIND
+
+    path = write_image(tmp_path / "cells_uncertainty.tif", np.full((8, 8), 0.3, np.float32), kind="float")
+    ((_, kwargs, kind),) = read_layers(str(path))
+    assert kind == "image" and kwargs["metadata"][KIND_KEY] == UNCERTAINTY_KIND and kwargs["axis_labels"] == ("y", "x")
+    raw = write_image(tmp_path / "raw_uncertainty.tif", np.full((8, 8), 300.0, np.float32), kind="float")
+    ((_, kwargs, _),) = read_layers(str(raw))
+    assert KIND_KEY not in kwargs["metadata"]  # values outside [0, 1]: not an uncertainty, whatever its name

@@ -9,14 +9,18 @@ GEOMETRY_METADATA = ("affine", "image_data", "spacing", "unit")
 
 
 def geometry_of(layer) -> dict:
-    """Layer kwargs (scale, translate, rotate, shear, affine) that put a new layer exactly on ``layer``."""
-    return dict(
+    """Layer kwargs (scale, translate, rotate, shear, affine, axis labels) that put a new layer exactly on ``layer``."""
+    geometry = dict(
         scale=np.asarray(layer.scale, dtype=float),
         translate=np.asarray(layer.translate, dtype=float),
         rotate=np.asarray(layer.rotate, dtype=float),
         shear=np.asarray(layer.shear, dtype=float),
         affine=np.asarray(layer.affine.affine_matrix, dtype=float),
     )
+    labels = getattr(layer, "axis_labels", None)
+    if labels is not None:
+        geometry["axis_labels"] = tuple(labels)
+    return geometry
 
 
 def geometry_metadata(layer) -> dict:

@@ -66,7 +66,8 @@ def layer_data(image: ImageData) -> tuple:
         "unit": image.unit,
         "path": str(image.path) if image.path is not None else None,
     }
-    kwargs = {"name": name, "scale": image.spacing, "metadata": metadata}
+    axis_labels = ("z", "y", "x")[3 - image.ndim_spatial :]  # our order; napari would say -3, -2, -1
+    kwargs = {"name": name, "scale": image.spacing, "metadata": metadata, "axis_labels": axis_labels}
     if is_uncertainty_file(image):
         metadata[KIND_KEY] = UNCERTAINTY_KIND
         kwargs.update(colormap="magma", contrast_limits=(0.0, 1.0))

@@ -12,7 +12,7 @@ uncertainty together) and leaves the other slices of the preview empty; nothing 
 from __future__ import annotations
 
 import numpy as np
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
@@ -36,6 +36,7 @@ from .prompt_layers import (
 )
 from .result_layers import ResultLayers
 from .segment_controls import IN_MEMORY, SegmentControls
+from .spacing_check import dropped_spacing_message
 from .workers import call_job, error_message, segment_slice_job, segment_volume_job, start_job
 
 
@@ -149,6 +150,9 @@ class SegmentWidget(QWidget):
     def _on_image_changed(self, name: str) -> None:
         layer = self.image_layer
         if layer is not None and name:
+            warning = dropped_spacing_message(layer)
+            if warning:
+                show_warning(warning)
             self.prompt_layers_for(layer)
             self._show_label_hint()
 

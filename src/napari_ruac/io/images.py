@@ -171,3 +171,23 @@ def output_path(like: ImageData, tag: str, kind: str = "labels", folder: str | o
     stem = like.path.name[: len(like.path.name) - len(source_suffix)] if source_suffix else like.path.name
     directory = Path(folder) if folder is not None else like.path.parent
     return directory / f"{stem}_{tag}{default_suffix(like, kind)}"
+
+
+def file_spacing(path: str | os.PathLike) -> tuple[float, ...] | None:
+    """The voxel spacing a NIfTI or TIFF file states, (z, y, x) or (y, x), read from its header only."""
+    path = Path(path)
+    name = format_of(path)
+    if name == "nifti":
+        import nibabel as nib
+
+        zooms = nib.load(str(path)).header.get_zooms()[:3]
+        return tuple(float(z) for z in reversed(zooms))
+    if name == "tiff":
+        import tifffile
+
+        from .tiff_metadata import read_spacing
+
+        with tifffile.TiffFile(path) as tif:
+            values, _, _ = read_spacing(tif)
+        return tuple(float(values[letter]) for letter in "ZYX" if letter in values)
+    return None
