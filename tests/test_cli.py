@@ -103,3 +103,21 @@ def test_demo_segments_the_bundled_samples(tmp_path, capsys):
     report = (tmp_path / "demo" / "report.md").read_text()
     assert report.count("| nuclei") == 2 and "ct_phantom.nii.gz" in report
     assert list((tmp_path / "demo").rglob("*_overlay.png"))
+
+
+def test_embed_then_segment_and_batch_reuse_the_cache(tmp_path, capsys):
+    volume = (np.random.default_rng(3).normal(40, 8, (4, 48, 48)) + 0).astype(np.float32)
+    volume[:, 15:35, 15:35] += 120
+    path = write_image(tmp_path / "in" / "stack.nii.gz", volume, kind="image")
+    micro = ["--model", "ruac-micro", "--device", "cpu"]
+    assert main(["embed", str(path), "--cache", str(tmp_path / "cache"), *micro]) == 0
+    assert "stack.zarr" in capsys.readouterr().out
+    done = sorted(p.name for p in (tmp_path / "cache" / "stack.zarr" / "done").iterdir())
+    assert done == ["0", "1", "2", "3"]
+    argv = ["segment", str(path), "--box", "12", "12", "38", "38", "--slice", "1", "--cache", str(tmp_path / "cache"),
+            "--out", str(tmp_path / "out"), *micro]  # fmt: skip
+    assert main(argv) == 0 and "recomputing" not in capsys.readouterr().err
+    assert main([*argv[:-4], "--window", "0", "300", "--out", str(tmp_path / "out2"), *micro]) == 0
+    assert "computed for another window: recomputing" in capsys.readouterr().err  # never silently reused
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "batch"), "--box", "12", "12", "38", "38",
+                 "--cache", str(tmp_path / "cache"), "--no-progress", *micro]) == 0  # fmt: skip

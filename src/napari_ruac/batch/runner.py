@@ -84,6 +84,7 @@ def iter_batch(
     threads_per_worker: int | None = None,
     overwrite: bool = False,
     rule: ReviewRule | None = None,
+    cache_dir: str | os.PathLike | None = None,
     **options,
 ) -> Iterator[object]:
     """Generator of ``BatchStarted``, ``VolumeStarted``/slice ``Progress`` (local), ``VolumeDone`` events,
@@ -93,7 +94,8 @@ def iter_batch(
     ``TemplatePrompt(box=..., slice=...)`` or a template dict. ``model``: a loaded model (local runs),
     a ``ModelSpec`` or a model name (None: the default model). ``scheduler``: None (this process),
     ``"local"`` (a Dask LocalCluster with ``workers`` processes) or a Dask scheduler address.
-    ``options``: method options such as ``num_samples``, ``seed``.
+    ``options``: method options such as ``num_samples``, ``seed``. ``cache_dir``: on-disk embeddings, one
+    store per input (``napari-ruac embed``); reused and filled.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir).expanduser().absolute()  # workers may run in another directory
@@ -109,7 +111,8 @@ def iter_batch(
     if scheduler is not None and not isinstance(model, ModelSpec):
         raise TypeError("with a Dask scheduler every worker builds its own model: pass model=ModelSpec(...) or a name.")
     rule = rule or ReviewRule()
-    settings = BatchSettings(out_dir, source, method, intensity, dict(options), rule)
+    cache = None if cache_dir is None else Path(cache_dir).expanduser().absolute()
+    settings = BatchSettings(out_dir, source, method, intensity, dict(options), rule, cache)
     model_settings = _model_settings(model)
     check_output_folder(out_dir)
     if scheduler is None and isinstance(model, ModelSpec):

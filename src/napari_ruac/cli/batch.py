@@ -9,7 +9,8 @@ import argparse
 import sys
 
 from .common import (
-    CommandError, add_intensity_arguments, add_model_arguments, intensity_from_args, method_options, parse_points,
+    CommandError, add_cache_argument, add_intensity_arguments, add_model_arguments, intensity_from_args, method_options,
+    parse_points,
 )
 from .everything import add_everything_arguments, run_batch_all
 
@@ -61,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="recompute everything, ignoring finished volumes")
     add_intensity_arguments(parser, "fixed intensity window (CT)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_cache_argument(parser)
     add_model_arguments(parser)
     add_everything_arguments(parser)
 
@@ -111,7 +113,8 @@ def run(args) -> int:
     events = iter_batch(
         args.input_dir, args.out, _prompt_source(args), model=_model_spec(args), method=args.method,
         intensity=intensity_from_args(args), scheduler=args.scheduler, workers=args.workers,
-        threads_per_worker=args.threads_per_worker, overwrite=args.overwrite, **method_options(args),
+        threads_per_worker=args.threads_per_worker, overwrite=args.overwrite, cache_dir=args.cache,
+        **method_options(args),
     )  # fmt: skip
     overall = volume_bar = None
     summary = None

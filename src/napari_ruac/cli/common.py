@@ -60,9 +60,36 @@ def load_model_from_args(args):
 def method_options(args) -> dict:
     """``seed`` and, when given, ``num_samples`` for the predictor."""
     options = {"seed": args.seed}
-    if args.num_samples:
+    if args.num_samples is not None:
+        if args.num_samples < 1:
+            raise CommandError(f"--num-samples must be at least 1 (e.g. 16); got {args.num_samples}.")
         options["num_samples"] = args.num_samples
     return options
+
+
+def add_read_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which part of a time series or multi-channel file to segment."""
+    parser.add_argument("--timepoint", type=int, metavar="N", help="time series / 4D NIfTI: the time point to segment")
+    parser.add_argument("--channel", type=int, metavar="N", help="multi-channel images: the channel to segment")
+    parser.add_argument("--channel-axis", type=int, metavar="N", help="which stored axis holds channels (.npy, bare TIFF)")
+
+
+def read_options(args) -> dict:
+    """``read_image`` keywords from ``--timepoint``, ``--channel``, ``--channel-axis``."""
+    return dict(timepoint=args.timepoint, channel=args.channel, channel_axis=args.channel_axis)
+
+
+def add_cache_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache", metavar="DIR", help="on-disk embedding cache: reuse (and fill) DIR/<input>.zarr (see `napari-ruac embed`)"
+    )
+
+
+def print_message(message: str) -> None:
+    """A library notice (e.g. a stale embedding cache being recomputed), one line on stderr."""
+    import sys
+
+    print(message, file=sys.stderr)
 
 
 def add_intensity_arguments(parser: argparse.ArgumentParser, window_help: str) -> None:
@@ -73,6 +100,9 @@ def add_intensity_arguments(parser: argparse.ArgumentParser, window_help: str) -
 def intensity_from_args(args):
     """``--window LOW HIGH`` as a (low, high) window, else the ``--intensity`` mode name."""
     if args.window:
+        low, high = args.window
+        if not low < high:  # also catches nan
+            raise CommandError(f"--window LOW HIGH needs LOW < HIGH (e.g. --window -160 240 for CT); got {low:g} {high:g}.")
         return tuple(args.window)
     return args.intensity
 

@@ -9,11 +9,13 @@ import argparse
 import sys
 
 from .. import __version__
-from . import batch, demo, download, evaluate, info, segment
+from . import batch, demo, download, embed, evaluate, info, segment
+from ..io.naming import command_line_names
 from .common import CommandError
 
 COMMANDS = {
     "segment": segment,
+    "embed": embed,
     "download": download,
     "info": info,
     "evaluate": evaluate,
@@ -39,12 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with command_line_names():  # errors name --timepoint, --out … rather than Python keywords
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except (CommandError, ValueError, RuntimeError, KeyError, OSError) as exc:
         message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = " ".join(message.split())  # one line, whatever the library below wrote
         print(f"napari-ruac {args.command}: error: {message}", file=sys.stderr)
         return 2
 

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from .common import (
-    CommandError, add_intensity_arguments, add_model_arguments, intensity_from_args, load_model_from_args, method_options,
-    parse_points,
+    CommandError, add_cache_argument, add_intensity_arguments, add_model_arguments, add_read_arguments,
+    intensity_from_args, load_model_from_args, method_options, parse_points, print_message, read_options,
 )
 from .everything import add_everything_arguments, run_segment_all
 
@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slice", type=int, help="for volumes: the z slice the prompt is on (default: middle)")
     parser.add_argument("--no-propagate", action="store_true", help="volumes: segment the prompted slice only")
     parser.add_argument("--out", help="output folder (default: next to the input)")
+    add_read_arguments(parser)
+    add_cache_argument(parser)
     add_intensity_arguments(parser, "fixed intensity window, e.g. CT -160 240")
     add_everything_arguments(parser)
     add_model_arguments(parser)
@@ -49,7 +51,7 @@ def _prompts(args, data):
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..io import read_image
+    from ..io import check_output_folder, read_image
     from ..core.progress import Progress
     from ..segmentation import iter_segmentation
 
@@ -58,14 +60,17 @@ def run(args) -> int:
     if args.box is None and not args.points:
         raise CommandError("give a prompt: --box X0 Y0 X1 Y1 and/or --points X,Y [X,Y ...] (with --labels), "
                            "or --all to segment every object.")
-    data = read_image(args.image)
+    if args.out is not None:
+        check_output_folder(args.out)  # before reading, loading and computing
+    intensity, options = intensity_from_args(args), method_options(args)
+    data = read_image(args.image, **read_options(args))
     prompts = _prompts(args, data)
     model = load_model_from_args(args)
     bar = None
     outputs = None
     for event in iter_segmentation(
-        data, model, prompts, out_dir=args.out, method=args.method, intensity=intensity_from_args(args),
-        propagate=not args.no_propagate, **method_options(args),
+        data, model, prompts, out_dir=args.out, method=args.method, intensity=intensity,
+        propagate=not args.no_propagate, cache_dir=args.cache, log=print_message, **options,
     ):  # fmt: skip
         if isinstance(event, Progress):
             if event.stage == "slice":

@@ -21,6 +21,8 @@ def guess_axes(shape: tuple[int, ...], path: Path, channel_axis: int | None = No
     """Axis letters for an array without metadata (e.g. .npy): YX, ZYX, YXC or ZYXC."""
     ndim = len(shape)
     if channel_axis is not None:
+        if not -ndim <= channel_axis < ndim:
+            raise ImageReadError(f"{argument('channel_axis', channel_axis)} is outside the {ndim} axes of {path} (shape {shape}).")
         letters = list("ZYX"[3 - (ndim - 1) :]) if ndim - 1 in (2, 3) else None
         if letters is None:
             raise ImageReadError(f"{path} has shape {shape}; with a channel axis it must have 3 or 4 axes.")

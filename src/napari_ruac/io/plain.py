@@ -17,13 +17,19 @@ from .image_data import ImageData, ImageReadError, ImageWriteError
 PICTURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".bmp": "bmp"}
 
 
+def _first_line(error: BaseException) -> str:
+    """The first line of a library's message (imageio lists every backend it tried, one per line)."""
+    text = str(error).strip()
+    return text.splitlines()[0].rstrip(" .") if text else type(error).__name__
+
+
 def read_picture(path: Path, format_name: str, *, channel: int | None = None) -> ImageData:
     """Read a PNG/JPEG/BMP as (Y, X) or (Y, X, C)."""
     try:
         data = np.asarray(iio.imread(path))
     except Exception as error:
         raise ImageReadError(
-            f"Cannot read {format_name.upper()} file {path}: {type(error).__name__}: {error}. The file is "
+            f"Cannot read {format_name.upper()} file {path}: {type(error).__name__}: {_first_line(error)}. The file is "
             "truncated, corrupt or not really a " + format_name.upper() + "; save it again."
         ) from error
     if data.ndim not in (2, 3):

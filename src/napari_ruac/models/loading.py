@@ -131,6 +131,11 @@ def load_model(
     elif path.suffix in (".pt", ".pth", ".ckpt", ".safetensors", ".json") or path.is_file() or len(path.parts) > 1:
         if path.is_dir():
             raise ckpt.CheckpointError(f"{path} is a folder without a napari-ruac checkpoint (.safetensors + .json) in it.")
+        if path.suffix in (".safetensors", ".json") and path.is_file():
+            raise ckpt.CheckpointError(
+                f"{path} has no {path.with_suffix('.json' if path.suffix == '.safetensors' else '.safetensors').name} "
+                "beside it: a napari-ruac checkpoint is a .safetensors + .json pair (ruac-train export writes both)."
+            )
         if not path.is_file():
             raise ckpt.CheckpointError(
                 f"checkpoint {path} does not exist; check the path, or give a model name (see `napari-ruac info`)."
@@ -190,6 +195,8 @@ def _from_training_checkpoint(obj: dict, path: Path) -> RUACModel:
 def load_ruac_weights(model: RUACModel, path: str | Path) -> None:
     """Load trained head (+ decoder, + extras) weights from a napari-ruac checkpoint into ``model``."""
     path = Path(path)
+    if not path.exists():
+        raise ckpt.CheckpointError(f"RUAC checkpoint {path} does not exist; check the path.")
     if not ckpt.is_ruac_checkpoint(path):
         raise ckpt.CheckpointError(f"{path} is not a napari-ruac checkpoint (.safetensors + .json).")
     config = ckpt.read_ruac_config(path)
