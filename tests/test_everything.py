@@ -214,3 +214,16 @@ def test_volume_without_a_seed_slice_is_a_clear_error(micro, stack):
         segment_everything(micro, stack.image, seed_slices=[8])
     with pytest.raises(ValueError, match="single images only; for segment-everything"):
         segment_everything(micro, stack.image, seed_slices=[4], method="tta")
+
+
+def test_objects_larger_than_the_tile_overlap_are_found_whole(micro):
+    # 400² image (tiled automatically at 256 px, 64 px overlap) with discs 56–112 px across: the tiles
+    # would cut every one of them, so the run segments the whole image in one pass instead
+    image, truth = blob_scene(seed=2, size=400, count=3)
+    run = EverythingRun(micro, image, settings=dict(points_per_side=4))
+    assert len(run.passes()) > 1
+    assert run._objects_are_large()
+    for _ in run:
+        pass
+    tp, predicted, true = _matched(run.result().labels, truth)
+    assert true == 3 and tp >= 2 and predicted <= 4, (tp, predicted, true)

@@ -87,6 +87,8 @@ class EverythingRun:
             yield Progress("decode", 1, 1, objects=0)
             return
         s = self.settings
+        if len(passes) > 1 and s.tile_size is None and self._objects_are_large():
+            passes = [((0, 0, *self.shape), False)]  # automatic tiles would only cut these objects
         for done, (window, coarse) in enumerate(passes):
             y0, x0, y1, x1 = window
             yield Progress("encode", done, len(passes), objects=len(self.candidates))
@@ -117,6 +119,19 @@ class EverythingRun:
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
         yield Progress("decode", len(passes), len(passes), objects=len(self.candidates))
         self.complete = True
+
+    def _objects_are_large(self) -> bool:
+        """Whether the whole image's foreground seeds are mostly larger than the tiles' overlap (then
+        tiles would cut every object: one whole-image pass instead). The embedding is reused by the coarse pass."""
+        h, w = self.shape
+        self.predictor.set_image(self.image, value_range=self.value_range)
+        foreground = self.predictor.predict(box=[0, 0, w, h]).probability > 0.5
+        self.decoded += 1
+        seeds = object_seeds(foreground, self.settings.seed_distance, self.settings.min_area, self.settings.seed_depth)
+        if not seeds:
+            return False
+        extents = [max(box[2] - box[0], box[3] - box[1]) for box, _ in seeds]
+        return float(np.median(extents)) > self._overlap()
 
     def _worth_decoding(self, box, centre, window, coarse: bool) -> bool:
         """A seed already inside a found object is skipped (tiles overlap); the coarse pass only
