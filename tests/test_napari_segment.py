@@ -11,7 +11,7 @@ pytest.importorskip("napari")
 
 from napari.utils.key_bindings import coerce_keybinding  # noqa: E402
 
-import napari_ruac._napari.segment_widget as segment_module  # noqa: E402
+import napari_ruac._napari.segment_runs as runs_module  # noqa: E402
 import napari_ruac._napari.workers as workers_module  # noqa: E402
 from napari_ruac.inference import ImagePredictor  # noqa: E402
 from napari_ruac.inference.volume_predictor import VolumePredictor  # noqa: E402
@@ -38,7 +38,7 @@ def _draw_box(shapes_layer, mask: np.ndarray, z: int | None = None):
 
 def _errors(monkeypatch):
     seen = []
-    monkeypatch.setattr(segment_module, "show_error", lambda message: seen.append(message))
+    monkeypatch.setattr(runs_module, "show_error", lambda message: seen.append(message))
     monkeypatch.setattr(workers_module, "show_error", lambda message: seen.append(message))
     return seen
 
@@ -279,7 +279,7 @@ def test_errors_become_notifications(make_napari_viewer_proxy, qtbot, tiny_model
 @pytest.mark.viewer
 def test_time_series_segments_the_current_slice_only(make_napari_viewer_proxy, qtbot, tiny_model, monkeypatch):
     infos, errors = [], _errors(monkeypatch)
-    monkeypatch.setattr(segment_module, "show_info", lambda message: infos.append(message))
+    monkeypatch.setattr(runs_module, "show_info", lambda message: infos.append(message))
     viewer = make_napari_viewer_proxy()
     image, labels = blob_scene(seed=8, count=1)
     data = np.stack([np.stack([image] * 2)] * 2)  # (T, Z, Y, X)
@@ -323,7 +323,7 @@ def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_p
 
     stack, truth = volume
     shown = []
-    monkeypatch.setattr(segment_module, "show_info", shown.append)
+    monkeypatch.setattr(runs_module, "show_info", shown.append)
 
     def tracked(predictor, array, prompts, value_range=None):  # what projection tracking yields
         empty = np.zeros(array.shape[1:3], np.float32)
@@ -333,7 +333,7 @@ def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_p
             yield SliceResult(z, 1, mask, mask.astype(np.float32), empty, 0.9, 1.0 if z < 4 else -1.0,
                               z == 2, done, 4, stopped)
 
-    monkeypatch.setattr(segment_module, "segment_volume_job", tracked)
+    monkeypatch.setattr(runs_module, "segment_volume_job", tracked)
     viewer = make_napari_viewer_proxy()
     viewer.add_image(stack, name="vol")
     widget = SegmentWidget(viewer)
