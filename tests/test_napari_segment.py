@@ -429,3 +429,21 @@ def test_preview_has_the_colour_of_the_committed_object_and_uncertainty_a_colour
         preview_colour = np.asarray(results.preview.get_color(1))
         assert results.commit() == expected_id
         np.testing.assert_allclose(results.masks.get_color(expected_id), preview_colour, atol=1e-6)
+
+
+@pytest.mark.viewer
+def test_the_dock_reuses_an_on_disk_embedding_cache(make_napari_viewer_proxy, qtbot, tiny_model, volume, tmp_path):
+    stack, truth = volume
+    stack = stack[:3]
+    for session in range(2):  # the second widget is a new session: nothing in memory
+        viewer = make_napari_viewer_proxy()
+        viewer.add_image(stack, name="vol")
+        widget = SegmentWidget(viewer)
+        widget.set_model(tiny_model)
+        widget.set_cache_folder(tmp_path / "emb")
+        _draw_box(widget.prompt_layers_for(widget.image_layer).shapes, truth[1] == 1, z=1)
+        widget.segment_volume()
+        _wait(qtbot, widget)
+        (disk,) = widget.cache.disks
+        assert disk.store.path == tmp_path / "emb" / "vol.zarr" and disk.complete
+        assert disk.reads == (0 if session == 0 else 3)

@@ -36,9 +36,14 @@ class SegmentControls(QWidget):
         self.model.addItem(BROWSE, None)
         self.load = QPushButton("Load")
         self.load.setToolTip("Load the chosen model (in the background)")
+        self.cache_folder = QPushButton("Cache…")
+        self.cache_folder.setToolTip(
+            "Keep image embeddings in a folder (as `napari-ruac embed --cache DIR`): later sessions only decode"
+        )
         row = QHBoxLayout()
         row.addWidget(self.model, 1)
         row.addWidget(self.load)
+        row.addWidget(self.cache_folder)
         form.addRow("Model", row)
         self.model_info = QLabel("no model loaded" if self.model.count() > 1 else "no model found: browse to a checkpoint")
         self.model_info.setWordWrap(True)

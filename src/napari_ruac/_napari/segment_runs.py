@@ -48,6 +48,8 @@ class SegmentRuns:
             data = layer_array(layer)
             image = np.asarray(data[index])
             value_range = self.intensity().value_range(np.asarray(data) if index else image)
+            if len(spatial_shape(layer)) <= 3:
+                self._use_disk_cache(layer, self.intensity())
             predictor = self._predictor(layer)
             results = self.results_for(layer)
         except Exception as exc:
@@ -91,6 +93,7 @@ class SegmentRuns:
                 raise ValueError("no prompts: click the object (or draw a box) on at least one slice first.")
             volume = np.asarray(layer_array(layer))
             value_range = self.intensity().value_range(volume)
+            self._use_disk_cache(layer, self.intensity())
             predictor = VolumePredictor(self.model, method=self.method, cache=self.cache)
             results = self.results_for(layer)
         except Exception as exc:

@@ -11,15 +11,18 @@ The model row lives in model_loading.py, the slice/volume runs and Cancel in seg
 
 from __future__ import annotations
 
+import numpy as np
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
+from ..inference.embedding_cache import disk_cache
 from .everything_panel import EverythingPanel
 from .guided import GuidedCorrection
 from .history import History
 from .keys import KEYS, bind_keys, unbind_keys  # noqa: F401  (KEYS: the documented key map)
+from .layer_geometry import is_volume, layer_array
 from .model_loading import ModelLoading
 from .prompt_layers import (
     POSITIVE,
@@ -44,6 +47,8 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         self.model = None
         self.worker = None
         self.cache = EmbeddingCache()
+        self.cache_folder = None  # on-disk embeddings (napari-ruac embed / --cache): set_cache_folder
+        self._on_disk: set = set()  # (image layer id, intensity) already backed by the folder
         self._predictors: dict[str, ImagePredictor] = {}
         self._results: dict[str, ResultLayers] = {}
         self._prompts: dict[str, PromptLayers] = {}
@@ -75,6 +80,7 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         c = self.controls
         c.image.currentTextChanged.connect(self._on_image_changed)
         c.load.clicked.connect(self._on_load_clicked)
+        c.cache_folder.clicked.connect(self._on_cache_clicked)
         c.model.activated.connect(self._on_model_activated)
         c.device.currentTextChanged.connect(self._on_device_changed)
         c.intensity.currentTextChanged.connect(self._on_intensity_mode)
@@ -168,6 +174,30 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         if existing is None or any(x not in self.viewer.layers for x in (existing.masks, existing.preview, existing.uncertainty)):
             self._results[key] = ResultLayers(self.viewer, layer)
         return self._results[key]
+
+    def set_cache_folder(self, folder) -> None:
+        """Read and write each image's embeddings in ``folder/<layer name>.zarr`` (shared with the CLI's
+        ``embed`` / ``--cache``); None stops using a folder."""
+        self.cache_folder = folder
+        self.cache.disks.clear()
+        self._on_disk.clear()
+
+    def _on_cache_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Embedding cache folder")
+        if folder:
+            self.set_cache_folder(folder)
+            self.status.setText(f"Embeddings are kept in {folder} (one <layer name>.zarr per image).")
+
+    def _use_disk_cache(self, layer, intensity) -> None:
+        """Back the embedding cache with the cache folder for ``layer`` (once per layer and intensity)."""
+        key = (layer.unique_id, str(intensity))
+        if self.cache_folder is None or key in self._on_disk:
+            return
+        self.cache.attach_disk(disk_cache(
+            self.cache_folder, layer.name, self.model, np.asarray(layer_array(layer)), intensity,
+            volume=is_volume(layer), log=show_info,
+        ).disk)  # fmt: skip
+        self._on_disk.add(key)
 
     def _predictor(self, layer) -> ImagePredictor:
         key = layer.unique_id

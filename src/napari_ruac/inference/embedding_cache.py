@@ -51,7 +51,16 @@ class EmbeddingCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        self.disk = disk
+        self.disks: list[DiskEmbeddings] = [] if disk is None else [disk]
+
+    @property
+    def disk(self) -> "DiskEmbeddings | None":
+        """The (first) on-disk store behind this cache."""
+        return self.disks[0] if self.disks else None
+
+    def attach_disk(self, disk: "DiskEmbeddings") -> None:
+        """Back this cache with one more image's on-disk store (the widget: one per image layer)."""
+        self.disks.append(disk)
 
     @staticmethod
     def key(model_signature: str, digest: str, value_range: tuple[float, float]) -> str:
@@ -64,7 +73,7 @@ class EmbeddingCache:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return item
-        item = self.disk.get(key) if self.disk is not None else None
+        item = next((found for disk in self.disks if (found := disk.get(key)) is not None), None)
         with self._lock:
             if item is None:
                 self.misses += 1
@@ -74,8 +83,8 @@ class EmbeddingCache:
         return item
 
     def put(self, key: str, features: ImageFeatures) -> None:
-        if self.disk is not None:
-            self.disk.put(key, features)
+        for disk in self.disks:
+            disk.put(key, features)
         self._remember(key, features)
 
     def _remember(self, key: str, features: ImageFeatures) -> None:
