@@ -85,13 +85,14 @@ def prepare_data(root: Path, n: int, max_objects: int) -> dict[str, Path]:
 # ---- running the evaluate runner -----------------------------------------------------------------
 def evaluate(folders, model, methods, out: Path, **settings) -> dict[str, list[dict]]:
     """Run ``run_evaluation`` to the end (resumes); returns {dataset: rows}."""
+    from napari_ruac.core.progress import Progress
     from napari_ruac.evaluation.runner import run_evaluation
     from napari_ruac.evaluation.tables import read_rows
 
     started = time.perf_counter()
     for event in run_evaluation(folders, methods=methods, model=model, out=out, device="cpu", **settings):
-        if event["event"] == "pair" and event["done"] % 10 == 0:
-            print(f"  {out.name}: {event['done']}/{event['total']} files ({time.perf_counter() - started:.0f} s)", flush=True)
+        if isinstance(event, Progress) and event.done % 10 == 0:
+            print(f"  {out.name}: {event.done}/{event.total} files ({time.perf_counter() - started:.0f} s)", flush=True)
     return {Path(f).name: read_rows(out / Path(f).name / "results.csv") for f in folders}
 
 

@@ -138,6 +138,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
+    from napari_ruac.core.progress import Progress
     from napari_ruac.evaluation.study import BASELINE, STUDY_METHODS, replace_generated_block, run_study, study_report
     from napari_ruac.models import load_model
     from evaluate_micro import fit_laplace
@@ -157,8 +158,9 @@ def main(argv=None) -> int:
     events = run_study(datasets, model, out, baseline=baseline, device=args.device, laplace_posterior=str(posterior),
                        box_margin=2.0, band=2.0)  # fmt: skip
     for event in events:
-        if event["event"] == "pair" and (event["done"] % 10 == 0 or event["done"] == event["total"]):
-            print(f"  {event['stage']}: {event['done']}/{event['total']} files ({time.perf_counter() - started:.0f} s)", flush=True)
+        if isinstance(event, Progress) and (event.done % 10 == 0 or event.done == event.total):
+            stage = event.item.split("/")[0]
+            print(f"  {stage}: {event.done}/{event.total} files ({time.perf_counter() - started:.0f} s)", flush=True)
     methods = list(STUDY_METHODS) + ([BASELINE] if baseline is not None else [])
     load = os.getloadavg()[0]
     notes = [

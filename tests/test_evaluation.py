@@ -14,7 +14,9 @@ import pytest
 from fixture_models import blob_scene
 from napari_ruac.core.intensity import ct_normalise
 from napari_ruac.core.objects import split_objects
+from napari_ruac.core.progress import Progress
 from napari_ruac.evaluation import DatasetError, find_pairs, iter_items, run_evaluation
+from napari_ruac.evaluation.events import EvaluationDone, EvaluationStarted, ImageDone
 from napari_ruac.cli import evaluate as evaluate_cli
 from napari_ruac.evaluation.gt_prompts import make_prompt, object_rng
 from napari_ruac.metrics import EVALUATE_KEYS
@@ -148,8 +150,10 @@ def test_full_run_writes_everything_and_resumes(tmp_path, tiny_model):
     methods = ["ruac", "sam2", "tta", "prompt", "laplace"]
     kwargs = dict(methods=methods, model=tiny_model, out=out, laplace_fit=1, num_samples=2)
     events = list(run_evaluation([data], **kwargs))
-    assert events[0]["event"] == "start" and events[-1]["event"] == "done"
-    computed = sum(e["computed"] for e in events if e["event"] == "item")
+    assert isinstance(events[0], EvaluationStarted) and isinstance(events[-1], EvaluationDone)
+    files = [e for e in events if isinstance(e, Progress)]
+    assert [(e.stage, e.done, e.total, e.item) for e in files] == [("file", i, 3, f"blobs/scene{i - 1}") for i in (1, 2, 3)]
+    computed = sum(e.computed for e in events if isinstance(e, ImageDone))
     rows = _rows(out / "blobs" / "results.csv")
     assert computed == len(rows) == 2 * 2 * len(methods)  # 2 images (1 fitted Laplace) × 2 objects × methods
     assert {r["image"] for r in rows} == {"scene1", "scene2"}
@@ -171,8 +175,8 @@ def test_full_run_writes_everything_and_resumes(tmp_path, tiny_model):
 
     before = (out / "blobs" / "results.csv").read_bytes()
     again = list(run_evaluation([data], **kwargs))
-    assert sum(e["computed"] for e in again if e["event"] == "item") == 0
-    assert sum(e["skipped"] for e in again if e["event"] == "item") == len(rows)
+    assert sum(e.computed for e in again if isinstance(e, ImageDone)) == 0
+    assert sum(e.skipped for e in again if isinstance(e, ImageDone)) == len(rows)
     assert (out / "blobs" / "results.csv").read_bytes() == before
 
     # an interrupted run (some rows lost) recomputes only what is missing
@@ -182,7 +186,7 @@ def test_full_run_writes_everything_and_resumes(tmp_path, tiny_model):
         writer.writeheader()
         writer.writerows(kept)
     resumed = list(run_evaluation([data], **kwargs))
-    assert sum(e["computed"] for e in resumed if e["event"] == "item") == len(rows) - len(kept)
+    assert sum(e.computed for e in resumed if isinstance(e, ImageDone)) == len(rows) - len(kept)
     assert len(_rows(out / "blobs" / "results.csv")) == len(rows)
 
 

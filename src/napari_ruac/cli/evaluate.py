@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the evaluation with a progress bar; returns the exit code."""
     from tqdm import tqdm
 
+    from ..core.progress import Progress
+    from ..evaluation.events import DatasetDone, EvaluationDone, EvaluationStarted, ImageDone
+
     events = run_evaluation(
         args.data,
         model=args.model,
@@ -83,17 +86,16 @@ def run(args: argparse.Namespace) -> int:
     bar = None
     try:
         for event in events:
-            kind = event["event"]
-            if kind == "start":
-                bar = tqdm(total=event["total"], unit="file", desc="evaluate")
-            elif kind == "item" and bar is not None:
-                bar.set_postfix_str(f"{event['image']} ({event['computed']} new, {event['skipped']} done)")
-            elif kind == "pair" and bar is not None:
-                bar.update(event["done"] - bar.n)
-            elif kind == "dataset":
-                tqdm.write(f"{event['dataset']}: {event['rows']} rows; summary in {event['files'][1]}")
-            elif kind == "done":
-                tqdm.write(f"all results in {event['out']}")
+            if isinstance(event, EvaluationStarted):
+                bar = tqdm(total=event.total, unit="file", desc="evaluate")
+            elif isinstance(event, ImageDone) and bar is not None:
+                bar.set_postfix_str(f"{event.image} ({event.computed} new, {event.skipped} done)")
+            elif isinstance(event, Progress) and bar is not None:
+                bar.update(event.done - bar.n)
+            elif isinstance(event, DatasetDone):
+                tqdm.write(f"{event.dataset}: {event.rows} rows; summary in {event.files[1]}")
+            elif isinstance(event, EvaluationDone):
+                tqdm.write(f"all results in {event.out}")
     except KeyboardInterrupt:
         print("\nstopped; rerun the same command to resume.", file=sys.stderr)
         return 130

@@ -1,6 +1,7 @@
 """Benchmarking the uncertainty methods on annotated datasets (``napari-ruac evaluate``).
 
-``run_evaluation(data, methods, model, out)`` is a generator of progress events; it writes
+``run_evaluation(data, methods, model, out)`` is a generator of events
+(``core.progress.Progress`` per file, milestones in ``events.py``); it writes
 per-row CSVs, summaries with Wilcoxon p-values, and PNG plots, and resumes where it stopped.
 """
 

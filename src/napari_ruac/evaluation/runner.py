@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..core.boxes import tight_box
+from ..core.progress import Progress
 from ..core.objects import split_objects
 from ..inference import ImagePredictor
 from ..metrics import EVALUATE_KEYS, evaluate
@@ -26,6 +27,7 @@ from ..uq import get_method
 from ..uq.laplace import LaplaceFitter, load_laplace, save_laplace
 from . import plots
 from .datasets import Item, find_pairs, iter_items
+from .events import DatasetDone, EvaluationDone, EvaluationStarted, ImageDone
 from .gt_prompts import make_prompt, object_rng
 from .report import dataset_level_rows, write_summary
 from .image_level import ImageAccumulator, pooled_object_metrics
@@ -213,9 +215,10 @@ def run_evaluation(
     image_size: int | None = None,
     settings: EvaluationSettings | None = None,
     **overrides,
-) -> Iterator[dict]:
-    """Evaluate ``methods`` on the dataset folders ``data``; yields progress events (dicts with
-    ``event`` = start | item | dataset | done). Stop iterating to cancel; rerun to resume."""
+) -> Iterator[EvaluationStarted | ImageDone | Progress | DatasetDone | EvaluationDone]:
+    """Evaluate ``methods`` on the dataset folders ``data``; yields EvaluationStarted, then per image
+    ImageDone, per file ``Progress`` (stage ``file``), per dataset DatasetDone, and EvaluationDone
+    (events.py). Stop iterating to cancel; rerun to resume."""
     settings = settings or EvaluationSettings()
     for key, value in overrides.items():
         if not hasattr(settings, key):
@@ -230,7 +233,7 @@ def run_evaluation(
     out = Path(out).expanduser()
     datasets = [(name, path, find_pairs(path)) for name, path in _dataset_names(data)]
     total = sum(len(pairs) for _, _, pairs in datasets)
-    yield {"event": "start", "datasets": [n for n, _, _ in datasets], "total": total, "out": str(out)}
+    yield EvaluationStarted([n for n, _, _ in datasets], total, str(out))
     options = {"seed": settings.seed, "batch_size": settings.batch_size, **settings.method_options}
     if settings.num_samples is not None:
         options["num_samples"] = settings.num_samples
@@ -278,16 +281,13 @@ def run_evaluation(
                     write_rows(paths["images"], image_rows, IMAGE_COLUMNS)
                     write_rows(paths["review_coverage"], coverage_rows, COVERAGE_COLUMNS)
                 keys = len(objects) * len(settings.methods)
-                yield {
-                    "event": "item", "dataset": name, "image": item.image_id, "objects": len(objects),
-                    "computed": len(new_rows), "skipped": keys - len(new_rows), "done": done_pairs, "total": total,
-                }  # fmt: skip
+                yield ImageDone(name, item.image_id, len(objects), len(new_rows), keys - len(new_rows))
             done_pairs += 1
-            yield {"event": "pair", "dataset": name, "pair": pair.stem, "done": done_pairs, "total": total}
+            yield Progress("file", done_pairs, total, item=f"{name}/{pair.stem}")
         paths, summary = _dataset_report(folder, name, rows, curves, image_rows, coverage_rows, settings, notes)
         summaries[name] = summary
         written += paths
-        yield {"event": "dataset", "dataset": name, "rows": len(rows), "files": [str(p) for p in paths]}
+        yield DatasetDone(name, len(rows), [str(p) for p in paths])
     overall = dataset_level_rows(summaries, list(settings.methods))
     notes = [f"datasets: {', '.join(summaries)}", "mean ± std over the datasets' means; p-values pair datasets"]
     if len(summaries) < 2:
@@ -297,4 +297,4 @@ def run_evaluation(
         metrics=EVALUATE_KEYS + IMAGE_KEYS,
     )  # fmt: skip
     written += [csv_path, md_path]
-    yield {"event": "done", "out": str(out), "files": [str(p) for p in written]}
+    yield EvaluationDone(str(out), [str(p) for p in written])

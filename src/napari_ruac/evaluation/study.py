@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..core.progress import Progress
 from ..io.atomic import atomic_path
 from ..metrics import MetricUndefinedWarning, object_spearman, wilcoxon
 from . import plots
@@ -44,16 +46,17 @@ TESTED = ("interior_auroc", "coverage_top10", "iou")  # Wilcoxon vs ruac (object
 
 def run_study(
     data: Sequence[str | Path], model, out: str | Path, *, baseline=None, methods: Sequence[str] = STUDY_METHODS, **settings
-) -> Iterator[dict]:
-    """Evaluate ``methods`` on ``model`` and ``ruac`` on ``baseline``; yields the runner's events
-    with ``stage`` = main | baseline. ``settings``: EvaluationSettings fields (box_margin, band …)."""
+) -> Iterator:
+    """Evaluate ``methods`` on ``model`` and ``ruac`` on ``baseline``; yields the runner's events, its
+    ``Progress`` with ``item`` = "main/…" | "baseline/…" (the stage first).
+    ``settings``: EvaluationSettings fields (box_margin, band …)."""
     out = Path(out)
     runs = [("main", model, list(methods))]
     if baseline is not None:
         runs.append(("baseline", baseline, ["ruac"]))
     for stage, stage_model, stage_methods in runs:
         for event in run_evaluation(data, methods=stage_methods, model=stage_model, out=out / stage, **settings):
-            yield {**event, "stage": stage}
+            yield replace(event, item=f"{stage}/{event.item}") if isinstance(event, Progress) else event
 
 
 def _renamed(rows: list[dict], name: str) -> list[dict]:
