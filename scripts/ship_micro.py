@@ -1,10 +1,9 @@
 """Ship a trained micro model inside the package: ``src/napari_ruac/weights/ruac-micro.{safetensors,json}``.
 
-    python scripts/ship_micro.py runs/micro_ruac [--memory runs/micro_memory/memory.safetensors] [--out STEM]
+    python scripts/ship_micro.py runs/micro_ruac [--out STEM]
 
-Reads a run folder's best checkpoint (or any checkpoint/export ``load_model`` reads), optionally
-replaces SAM2's video-memory modules with those trained by ``scripts/train_micro_memory.py``,
-stores every floating tensor as float16 (half the file; ``load_model`` copies the values into the
+Reads a run folder's best checkpoint (or any checkpoint/export ``load_model`` reads), stores
+every floating tensor as float16 (half the file; ``load_model`` copies the values into the
 float32 parameters) and checks that the reloaded model's logits match the float32 model's.
 """
 
@@ -51,23 +50,19 @@ def logits_on_scene(model, seed: int = 5) -> np.ndarray:
     return np.stack([np.asarray(o, np.float32) for o in outs])
 
 
-def ship(source: Path, out: Path = DEFAULT_OUT, memory: Path | None = None, notes: dict | None = None) -> tuple[Path, Path]:
+def ship(source: Path, out: Path = DEFAULT_OUT, notes: dict | None = None) -> tuple[Path, Path]:
     from napari_ruac.models import load_model
-    from napari_ruac.models.checkpoint import read_safetensors, write_ruac_checkpoint
+    from napari_ruac.models.checkpoint import write_ruac_checkpoint
 
     checkpoint = source_checkpoint(source)
     model = load_model(checkpoint, device="cpu")
-    if memory is not None:
-        state = read_safetensors(memory)
-        missing = model.sam2.load_state_dict(state, strict=False)
-        if missing.unexpected_keys:
-            raise ValueError(f"{memory} holds keys the model does not have: {missing.unexpected_keys[:3]}")
     model.info.name = "ruac-micro"
     config = model.config()
     config["notes"] = {**model.info.notes, **(notes or {}), "source_checkpoint": str(checkpoint),
-                       "memory_weights": str(memory) if memory else None, "storage": "float16",
-                       # without trained memory modules, volumes are tracked by box projection
-                       "volume_tracking": "memory" if memory else "projection"}
+                       "memory_weights": None, "storage": "float16",
+                       # SAM2's memory modules are untrained in the micro model: volumes are tracked by box
+                       # projection (docs/micro_model.md, "Volumes")
+                       "volume_tracking": "projection"}
     weights, config_path = write_ruac_checkpoint(out, half_state(model), config)
     size = weights.stat().st_size
     if size > MAX_BYTES:
@@ -87,10 +82,9 @@ def ship(source: Path, out: Path = DEFAULT_OUT, memory: Path | None = None, note
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="run folder, training checkpoint (.pt) or export (.json)")
-    parser.add_argument("--memory", default=None, help="memory-module weights from train_micro_memory.py")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output stem (default: the package's weights folder)")
     args = parser.parse_args(argv)
-    ship(Path(args.source), Path(args.out), Path(args.memory) if args.memory else None)
+    ship(Path(args.source), Path(args.out))
     return 0
 
 

@@ -4,18 +4,18 @@
 #                                           micro_plain256b and micro_plain256c (256 px, target masks
 #                                           resized as the image is)
 #   2. the RUAC recipe and its baseline     ruac-train micro_ruac  ‖  ruac-train micro_baseline
-#   3. the video-memory path (experiment)   scripts/train_micro_memory.py  (encoders/decoder/head frozen; not shipped)
-#   4. ship into the package (float16)      scripts/ship_micro.py → src/napari_ruac/weights/ruac-micro.*
-#   5. quality, speed and the shift study   scripts/evaluate_micro.py → runs/micro_eval/report.md (+ docs/ plots)
+#   3. ship into the package (float16)      scripts/ship_micro.py → src/napari_ruac/weights/ruac-micro.*
+#      (SAM2's video-memory modules stay untrained; volumes are tracked by box projection, docs/micro_model.md)
+#   4. quality, speed and the shift study   scripts/evaluate_micro.py → runs/micro_eval/report.md (+ docs/ plots)
 # Every stage resumes where it stopped (rerun the script); a finished stage is skipped.
 # CPU: the plain phases run one process with 2 threads; the two phase-2 runs run side by side with one
 # thread each (OMP_NUM_THREADS=1).
-# Usage: scripts/train_micro.sh [STAGE ...]   (stages: plain ruac memory ship evaluate; default: all)
+# Usage: scripts/train_micro.sh [STAGE ...]   (stages: plain ruac ship evaluate; default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 BIN=$(dirname "$PYTHON")
-STAGES=${*:-plain ruac memory ship evaluate}
+STAGES=${*:-plain ruac ship evaluate}
 mkdir -p runs
 
 train() {  # config name, run dir, launcher...
@@ -49,18 +49,11 @@ for stage in $STAGES; do
       wait $baseline_pid
       "$BIN/ruac-train" export runs/micro_ruac --checkpoint last
       "$BIN/ruac-train" export runs/micro_baseline --checkpoint last ;;
-    memory)
-      if [ ! -f runs/micro_memory/done ]; then
-        "$PYTHON" scripts/train_micro_memory.py runs/micro_ruac/export/model.json --out runs/micro_memory
-        touch runs/micro_memory/done
-      fi ;;
     ship)
-      # without --memory: the memory run did not learn (docs/micro_model.md), so the shipped model
-      # tracks volumes by box projection
       "$PYTHON" scripts/ship_micro.py runs/micro_ruac/export/model.json ;;
     evaluate)
       "$PYTHON" scripts/evaluate_micro.py --model ruac-micro --baseline runs/micro_baseline/export/model.json \
         --out runs/micro_eval --docs docs ;;
-    *) echo "unknown stage $stage (plain ruac memory ship evaluate)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (plain ruac ship evaluate)" >&2; exit 2 ;;
   esac
 done
