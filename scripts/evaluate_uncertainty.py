@@ -102,6 +102,24 @@ def prepare_data(root: Path, size: dict) -> dict[str, Path]:
 
 
 # ---- post-hoc heads (fitted on generated training-domain scenes only) ------------------------------
+def fit_laplace(model, folder: Path, out: Path) -> Path:
+    """A Laplace posterior fitted on training-domain scenes (not on the evaluation images)."""
+    import imageio.v3 as iio
+
+    from napari_ruac.uq.laplace import LaplaceFitter, save_laplace
+
+    stem = out / "laplace_posterior"
+    if stem.with_suffix(".json").is_file():
+        return stem
+    fitter = LaplaceFitter(model)
+    for path in sorted((folder / "images").glob("*.png")):
+        labels = np.asarray(iio.imread(folder / "masks" / path.name)).astype(np.int32)
+        if labels.max() > 0:
+            fitter.add(np.asarray(iio.imread(path)), labels)
+    save_laplace(fitter.posterior_result(), stem)
+    return stem
+
+
 def fit_varnet(model, folder: Path, out: Path, steps: int) -> None:
     """Train (or reload) the variance network and attach it to ``model``."""
     import imageio.v3 as iio
@@ -141,7 +159,6 @@ def main(argv=None) -> int:
     from napari_ruac.core.progress import Progress
     from napari_ruac.evaluation.study import BASELINE, STUDY_METHODS, replace_generated_block, run_study, study_report
     from napari_ruac.models import load_model
-    from evaluate_micro import fit_laplace
 
     torch.set_num_threads(args.threads)
     size = QUICK if args.quick else FULL

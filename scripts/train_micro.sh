@@ -6,7 +6,8 @@
 #   2. the RUAC recipe and its baseline     ruac-train micro_ruac  ‖  ruac-train micro_baseline
 #   3. ship into the package (float16)      scripts/ship_micro.py → src/napari_ruac/weights/ruac-micro.*
 #      (SAM2's video-memory modules stay untrained; volumes are tracked by box projection, docs/micro_model.md)
-#   4. quality, speed and the shift study   scripts/evaluate_micro.py → runs/micro_eval/report.md (+ docs/ plots)
+#   4. quality and speed                    scripts/evaluate_micro.py → runs/micro_eval/report.md
+#      the uncertainty study                scripts/evaluate_uncertainty.py → docs/shift_study.md (+ plots)
 # Every stage resumes where it stopped (rerun the script); a finished stage is skipped.
 # CPU: the plain phases run one process with 2 threads; the two phase-2 runs run side by side with one
 # thread each (OMP_NUM_THREADS=1).
@@ -52,8 +53,9 @@ for stage in $STAGES; do
     ship)
       "$PYTHON" scripts/ship_micro.py runs/micro_ruac/export/model.json ;;
     evaluate)
-      "$PYTHON" scripts/evaluate_micro.py --model ruac-micro --baseline runs/micro_baseline/export/model.json \
-        --out runs/micro_eval --docs docs ;;
+      "$PYTHON" scripts/evaluate_micro.py --model ruac-micro --out runs/micro_eval
+      "$PYTHON" scripts/evaluate_uncertainty.py --model ruac-micro --baseline runs/micro_baseline/export/model.json \
+        --docs docs ;;
     *) echo "unknown stage $stage (plain ruac ship evaluate)" >&2; exit 2 ;;
   esac
 done

@@ -236,6 +236,21 @@ def test_write_dataset_reads_back(tmp_path):
         write_dataset(folder, 2, seed=5, size=128)
 
 
+def test_write_dataset_scores_at_most_max_objects_per_image(tmp_path):
+    folder = write_dataset(tmp_path / "few", 3, seed=5, size=128, max_objects=2)
+    dataset = SyntheticDataset(3, seed=5, size=128)
+    manifest = json.loads((folder / "scenes.json").read_text())
+    for index in range(3):
+        image, labels = read_scene_files(folder, index)
+        np.testing.assert_array_equal(image, dataset[index].image)  # the others stay in the image
+        ids = sorted(np.unique(labels[labels > 0]))
+        assert ids == list(range(1, len(ids) + 1)) and 1 <= len(ids) <= 2  # relabelled 1…k
+        full = dataset[index].labels
+        for kept in ids:  # each kept mask is one whole object of the scene
+            assert len(np.unique(full[labels == kept])) == 1 and (full == full[labels == kept][0]).sum() == (labels == kept).sum()
+        assert manifest["scenes"][index]["objects"] == len(ids)
+
+
 def test_writing_yields_progress_and_can_stop(tmp_path):
     progress = []
     for done, total in iter_write_dataset(tmp_path, 10, seed=0, size=96):

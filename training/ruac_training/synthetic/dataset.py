@@ -74,11 +74,28 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     iio.imwrite(path, array)
 
 
+def keep_objects(labels: np.ndarray, max_objects: int, seed: int, index: int) -> np.ndarray:
+    """At most ``max_objects`` objects of ``labels`` (chosen at random among those over
+    ``core.objects.default_min_area``, seeded by (seed, index)), relabelled 1…k; the rest become 0."""
+    from napari_ruac.core.objects import default_min_area
+
+    ids, areas = np.unique(labels[labels > 0], return_counts=True)
+    eligible = ids[areas > default_min_area(labels.shape)]
+    rng = np.random.default_rng([seed, index])
+    keep = np.sort(rng.choice(eligible, min(max_objects, len(eligible)), replace=False)) if len(eligible) else []
+    kept = np.zeros(labels.shape, np.uint16)
+    for new_id, old_id in enumerate(keep, start=1):
+        kept[labels == old_id] = new_id
+    return kept
+
+
 def iter_write_dataset(folder, n: int, seed: int = 0, kinds=KINDS, size=256, shifted: bool = False,
-                       size_range=None, overwrite: bool = False) -> Iterator[tuple[int, int]]:
+                       size_range=None, overwrite: bool = False, max_objects: int | None = None) -> Iterator[tuple[int, int]]:
     """Write ``images/NNNN.png`` (uint8 grey/RGB), ``masks/NNNN.png`` (uint16 label ids) and ``scenes.json``.
 
-    A generator yielding (written, total) after each scene, so callers can show progress or stop.
+    ``max_objects``: score at most that many objects per image (``keep_objects``: the others stay in
+    the image, only their masks are left out). A generator yielding (written, total) after each
+    scene, so callers can show progress or stop.
     """
     folder = Path(folder)
     dataset = SyntheticDataset(n, seed, kinds, size, shifted, size_range)
@@ -97,18 +114,19 @@ def iter_write_dataset(folder, n: int, seed: int = 0, kinds=KINDS, size=256, shi
             raise ValueError(f"scene {index} has more labels than a 16-bit PNG holds")
         stem = f"{index:0{digits}d}"
         _write_png(images / f"{stem}.png", scene.image)
-        _write_png(masks / f"{stem}.png", scene.labels.astype(np.uint16))
-        records.append(dict(file=f"{stem}.png", **scene.params))
+        labels = scene.labels.astype(np.uint16) if max_objects is None else keep_objects(scene.labels, max_objects, seed, index)
+        _write_png(masks / f"{stem}.png", labels)
+        records.append(dict(file=f"{stem}.png", objects=int(len(np.unique(labels[labels > 0]))), **scene.params))
         yield index + 1, len(dataset)
     manifest = dict(n=n, seed=seed, kinds=list(dataset.kinds), weights=dataset.weights.round(6).tolist(),
-                    size=size, size_range=size_range, shifted=shifted, scenes=records)
+                    size=size, size_range=size_range, shifted=shifted, max_objects=max_objects, scenes=records)
     (folder / "scenes.json").write_text(json.dumps(manifest, indent=1))
 
 
 def write_dataset(folder, n: int, seed: int = 0, kinds=KINDS, size=256, shifted: bool = False,
-                  size_range=None, overwrite: bool = False, progress=None) -> Path:
+                  size_range=None, overwrite: bool = False, progress=None, max_objects: int | None = None) -> Path:
     """Write a synthetic dataset folder (see ``iter_write_dataset``); ``progress(done, total)`` is optional."""
-    for done, total in iter_write_dataset(folder, n, seed, kinds, size, shifted, size_range, overwrite):
+    for done, total in iter_write_dataset(folder, n, seed, kinds, size, shifted, size_range, overwrite, max_objects):
         if progress is not None:
             progress(done, total)
     return Path(folder)
