@@ -30,7 +30,6 @@ subsampled (``--max-objects`` per dataset, the largest first, seeded shuffle) to
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -38,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+
+from napari_ruac.core.overlap import iou
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ("oracle", "suggested", "random", "sam2")
@@ -67,15 +68,14 @@ def generated(max_objects: int, scenes_per_kind: int, first_scene: int = 1):
 
 
 def dsb2018(max_objects: int):
-    import tifffile
+    from napari_ruac.evaluation.real_sets import RealDataMissing, dsb2018_nuclei
 
-    spec = importlib.util.find_spec("stardist")
-    if spec is None:
-        print("DSB2018 skipped: pip install --no-deps stardist==0.9.2 (its bundled data only)", file=sys.stderr)
+    try:
+        image, labels = dsb2018_nuclei()
+    except RealDataMissing as missing:
+        print(f"DSB2018 skipped: {missing}", file=sys.stderr)
         return
-    folder = Path(spec.origin).parent / "data" / "images"
-    image, labels = tifffile.imread(folder / "img2d.tif"), tifffile.imread(folder / "mask2d.tif")
-    yield "dsb2018", image, _objects(labels.astype(np.int32), max_objects, np.random.default_rng(1))
+    yield "dsb2018", image, _objects(labels, max_objects, np.random.default_rng(1))
 
 
 def coins(max_objects: int):
@@ -137,11 +137,6 @@ def random_click(prediction, points, truth, rng, stats):
 
 
 # ---- protocol --------------------------------------------------------------------------------
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 1.0
-
-
 def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng, stats) -> list[float]:
     method = "sam2" if strategy == "sam2" else "ruac"
     ys, xs = np.nonzero(truth)

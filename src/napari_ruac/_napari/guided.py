@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox
 
 from ..inference.prompts import object_mask
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
+from .combo import refill_keeping_choice
 from .layer_geometry import check_yx_displayed, geometry_of, is_volume, layer_array, leading_index
 from .prompt_layers import LABEL_COLORS, NEGATIVE, POSITIVE, PIXEL_CENTRE, prompts_from_layers
 from .workers import call_job, error_message, start_job
@@ -190,15 +191,8 @@ class GuidedCorrection:
 
     # ---- refine from a Labels layer ----------------------------------------------------
     def refresh_labels(self, *_) -> None:
-        combo = self.panel.labels
-        current = combo.currentText()
         names = [layer.name for layer in self.widget.viewer.layers if type(layer).__name__ == "Labels"]
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItems(names)
-        if current in names:
-            combo.setCurrentText(current)
-        combo.blockSignals(False)
+        refill_keeping_choice(self.panel.labels, names)
 
     def refine_from_labels(self, labels_layer=None, object_id: int | None = None) -> bool:
         """Take object ``object_id`` of ``labels_layer`` on the current slice as the mask prompt

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
 from ..inference.embedding_cache import disk_cache
+from .combo import refill_keeping_choice
 from .everything_panel import EverythingPanel
 from .guided import GuidedCorrection
 from .history import History
@@ -126,13 +127,7 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         """Keep the image menu in step with the viewer's layers."""
         combo = self.controls.image
         current = combo.currentText()
-        names = [layer.name for layer in self._image_layers()]
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItems(names)
-        if current in names:
-            combo.setCurrentText(current)
-        combo.blockSignals(False)
+        refill_keeping_choice(combo, [layer.name for layer in self._image_layers()])
         if combo.currentText() != current:
             self._on_image_changed(combo.currentText())
 
