@@ -121,3 +121,21 @@ def test_embed_then_segment_and_batch_reuse_the_cache(tmp_path, capsys):
     assert "computed for another window: recomputing" in capsys.readouterr().err  # never silently reused
     assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "batch"), "--box", "12", "12", "38", "38",
                  "--cache", str(tmp_path / "cache"), "--no-progress", *micro]) == 0  # fmt: skip
+
+
+def test_zoom_option_decodes_a_small_object_in_a_window(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    image = (rng.random((700, 700)) * 40).astype(np.uint8)
+    image[400:416, 100:116] = 220
+    path = tmp_path / "big.png"
+    io.imsave(path, image, check_contrast=False)
+    maps = {}
+    for zoom in ("on", "off"):
+        out = tmp_path / zoom
+        assert main(["segment", str(path), "--box", "98", "398", "118", "418", "--zoom", zoom, "--out", str(out),
+                     "--model", "ruac-micro"]) == 0
+        maps[zoom] = read_image(out / "big_uncertainty.tif").array
+    assert not maps["on"][:, 400:].any()  # outside the 256 px window around the box: absent, U = 0
+    with pytest.raises(SystemExit):
+        main(["segment", str(path), "--box", "98", "398", "118", "418", "--zoom", "maybe"])
+    assert "invalid choice: 'maybe'" in capsys.readouterr().err

@@ -447,3 +447,30 @@ def test_the_dock_reuses_an_on_disk_embedding_cache(make_napari_viewer_proxy, qt
         (disk,) = widget.cache.disks
         assert disk.store.path == tmp_path / "emb" / "vol.zarr" and disk.complete
         assert disk.reads == (0 if session == 0 else 3)
+
+
+def test_zoom_setting_reaches_the_prediction(make_napari_viewer_proxy, qtbot, tiny_model):
+    """The panel's zoom-in choice: 'on' decodes a small object in a window (nothing outside it), like the library."""
+    viewer = make_napari_viewer_proxy()
+    rng = np.random.default_rng(0)
+    image = (rng.random((600, 600)) * 40).astype(np.uint8)
+    image[300:315, 200:215] = 220
+    truth = np.zeros(image.shape, bool)
+    truth[300:315, 200:215] = True
+    viewer.add_image(image, name="big")
+    widget = SegmentWidget(viewer)
+    widget.set_model(tiny_model)
+    assert widget.controls.zoom.currentText() == "auto"
+    widget.controls.zoom.setCurrentText("on")
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    _draw_box(prompts.shapes, truth)
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    reference = ImagePredictor(tiny_model, cache=widget.cache, zoom="on")
+    reference.set_image(image)
+    expected = reference.predict(box=tight_box(truth))
+    assert expected.window is not None
+    np.testing.assert_allclose(viewer.layers["big uncertainty"].data, expected.uncertainty, atol=1e-6)
+    outside = np.ones(image.shape, bool)
+    outside[slice(expected.window[0], expected.window[2]), slice(expected.window[1], expected.window[3])] = False
+    assert not viewer.layers["big uncertainty"].data[outside].any()

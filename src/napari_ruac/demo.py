@@ -74,6 +74,11 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
     lines = [
         f"# napari-ruac demo — model `{model.info.name}` ({model.info.source}), method `{method}`",
         "",
+        f"Zoom-in `{options.get('zoom', 'auto')}`; volumes tracked by "
+        f"`{options.get('tracking') or model.info.notes.get('volume_tracking', 'memory')}` from one box on each "
+        "object's largest slice (projection: the last accepted mask and its box prompt the next slice; rules in "
+        "`inference/volume_projection.py`). 3D IoU is over the whole volume.",
+        "",
         "| input | object | prompt slice | IoU | Dice | AUROC(U → error) | mean U | seconds | overlay |",
         "|---|---|---|---|---|---|---|---|---|",
     ]

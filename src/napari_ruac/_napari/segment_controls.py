@@ -70,6 +70,11 @@ class SegmentControls(QWidget):
         row.addWidget(self.low, 1)
         row.addWidget(self.high, 1)
         form.addRow("Intensity", row)
+        self.zoom = QComboBox()  # zoom-in on small objects (inference/zoom.py)
+        self.zoom.addItems(["auto", "on", "off"])
+        self.zoom.setToolTip("Zoom-in: predict a small object in a window around its box at the model's resolution "
+                             "(auto: when that gains resolution). Outside the window the object is absent.")
+        form.addRow("Zoom-in", self.zoom)
 
         self.segment_slice = QPushButton("Segment slice [S]")
         self.segment_volume = QPushButton("Segment volume [⇧S]")

@@ -94,7 +94,8 @@ class SegmentRuns:
             volume = np.asarray(layer_array(layer))
             value_range = self.intensity().value_range(volume)
             self._use_disk_cache(layer, self.intensity())
-            predictor = VolumePredictor(self.model, method=self.method, cache=self.cache)
+            predictor = VolumePredictor(self.model, method=self.method, cache=self.cache,
+                                        zoom=self.controls.zoom.currentText())
             results = self.results_for(layer)
         except Exception as exc:
             show_error(error_message(exc))

@@ -198,6 +198,7 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         key = layer.unique_id
         if key not in self._predictors:
             self._predictors[key] = ImagePredictor(self.model, method=self.method, cache=self.cache)
+        self._predictors[key].zoom = self.controls.zoom.currentText()  # the panel's setting at each use
         return self._predictors[key]
 
     # ---- settings ----------------------------------------------------------------------

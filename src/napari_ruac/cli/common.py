@@ -39,6 +39,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--random-weights", action="store_true", help="random weights of the same architecture (testing only)"
     )
     parser.add_argument("--image-size", type=int, help="model input size for registry models (default: their own)")
+    parser.add_argument(
+        "--zoom", default="auto", choices=["auto", "on", "off"],
+        help="zoom-in on small objects: predict in a window around the box at the model's resolution "
+             "(auto: when it gains resolution; default auto)")
+    parser.add_argument(
+        "--tracking", default="auto", choices=["auto", "memory", "projection"],
+        help="volumes: SAM2's video memory or box projection from slice to slice (auto: what the model says)")
 
 
 def load_model_from_args(args):
@@ -58,8 +65,10 @@ def load_model_from_args(args):
 
 
 def method_options(args) -> dict:
-    """``seed`` and, when given, ``num_samples`` for the predictor."""
-    options = {"seed": args.seed}
+    """``seed``, ``zoom``, ``tracking`` and, when given, ``num_samples`` for the predictor."""
+    options = {"seed": args.seed, "zoom": getattr(args, "zoom", "auto")}
+    if getattr(args, "tracking", "auto") != "auto":
+        options["tracking"] = args.tracking
     if args.num_samples is not None:
         if args.num_samples < 1:
             raise CommandError(f"--num-samples must be at least 1 (e.g. 16); got {args.num_samples}.")

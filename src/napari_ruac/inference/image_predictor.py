@@ -34,7 +34,8 @@ class ImagePredictor:
     around the prompt at the model's resolution (rule and defaults: ``inference/zoom.py``);
     ``zoom_context``: the window's side in box sides (3); ``zoom_min_side``: the window's least side in
     image pixels (default: the model's input size, so a window is never upsampled); ``point_context``:
-    the least side around points-only prompts (default ``zoom_min_side``).
+    the least side around points-only prompts (default ``zoom_min_side``). ``tracking`` is accepted and
+    ignored, so that one options dict serves images and volumes (VolumePredictor uses it).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class ImagePredictor:
         zoom_context: float = DEFAULT_CONTEXT,
         zoom_min_side: float | None = None,
         point_context: float | None = None,
+        tracking: str | None = None,
         **options,
     ) -> None:
         self.model = model
