@@ -120,7 +120,8 @@ class SegmentRuns:
         self.received_slices.append(item.z)
         if item.stopped:  # projection tracking gave up here: say where a new prompt would help
             self.track_stops.append((item.z, item.stopped))
-            show_info(f"tracking stopped on slice {item.z}: {item.stopped}. Prompt that slice to go on.")
+            hint = " Prompt that slice to go on." if item.stopped.startswith("tracking stopped") else ""
+            show_info(f"Slice {item.z}: {item.stopped}.{hint}")
         self.status.setText(f"Slice {item.z}: {int(item.mask.sum())} px ({item.done}/{item.total}).")
 
     def _on_volume_done(self, results: ResultLayers, total: int) -> None:

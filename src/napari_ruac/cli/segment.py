@@ -87,7 +87,8 @@ def run(args) -> int:
     print(f"overlay:     {outputs.overlay}")
     print(f"summary:     {outputs.summary}")
     for z, reason in outputs.tracking_stops:
-        print(f"tracking stopped on slice {z}: {reason} (prompt it with --slice to go on)")
+        hint = " (prompt it with --slice to go on)" if reason.startswith("tracking stopped") else ""
+        print(f"slice {z}: {reason}{hint}")
     for line in outputs.warnings:
         print(f"warning: {line}", file=sys.stderr)
     return 0
