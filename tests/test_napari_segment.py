@@ -328,7 +328,7 @@ def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_p
     def tracked(predictor, array, prompts, value_range=None):  # what projection tracking yields
         empty = np.zeros(array.shape[1:3], np.float32)
         for done, z in enumerate((2, 3, 4, 5), start=1):
-            stopped = "the mask vanished (0 px)" if z == 4 else None
+            stopped = "tracking stopped: the mask vanished (0 px)" if z == 4 else None
             mask = truth[z] == 1 if z < 4 else np.zeros(array.shape[1:3], bool)
             yield SliceResult(z, 1, mask, mask.astype(np.float32), empty, 0.9, 1.0 if z < 4 else -1.0,
                               z == 2, done, 4, stopped)
@@ -342,8 +342,8 @@ def test_volume_run_tells_where_projection_tracking_stopped(make_napari_viewer_p
     widget.segment_volume()
     _wait(qtbot, widget)
     assert widget.received_slices == [2, 3, 4, 5]
-    assert widget.track_stops == [(4, "the mask vanished (0 px)")]
-    assert shown == ["tracking stopped on slice 4: the mask vanished (0 px). Prompt that slice to go on."]
+    assert widget.track_stops == [(4, "tracking stopped: the mask vanished (0 px)")]
+    assert shown == ["Slice 4: tracking stopped: the mask vanished (0 px). Prompt that slice to go on."]
     # the status sums up the run, not the last slice that arrived ("Slice 5: 0 px (4/4)")
     assert widget.status.text().startswith("Volume done: object on 2 of 6 slices")
     assert "tracking stopped on slice(s) [4]" in widget.status.text()
