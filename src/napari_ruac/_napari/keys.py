@@ -17,8 +17,9 @@ KEYS = {
 PREFIX = "ruac_"
 
 
-def bind_keys(provider, widget) -> None:
-    """Bind every key of ``KEYS`` on ``provider`` to the widget method it names (weakly held)."""
+def bind_keys(provider, widget, keys: dict[str, str] = KEYS, prefix: str = PREFIX) -> None:
+    """Bind every key of ``keys`` (default: the segment dock's) on ``provider`` to the widget method it names
+    (weakly held); handlers are named ``prefix + method`` so that ``unbind_keys`` removes only ours."""
     ref = weakref.ref(widget)
 
     def make(method_name: str):
@@ -27,17 +28,17 @@ def bind_keys(provider, widget) -> None:
             if target is not None:
                 getattr(target, method_name)()
 
-        handler.__name__ = f"{PREFIX}{method_name}"
+        handler.__name__ = f"{prefix}{method_name}"
         return handler
 
-    for key, method_name in KEYS.items():
+    for key, method_name in keys.items():
         provider.bind_key(key, make(method_name), overwrite=True)
 
 
-def unbind_keys(providers) -> None:
+def unbind_keys(providers, keys: dict[str, str] = KEYS, prefix: str = PREFIX) -> None:
     """Remove our bindings (and only ours) from each provider."""
     for provider in providers:
-        for key in KEYS:
+        for key in keys:
             bound = provider.keymap.get(coerce_keybinding(key))
-            if bound is not None and getattr(bound, "__name__", "").startswith(PREFIX):
+            if bound is not None and getattr(bound, "__name__", "").startswith(prefix):
                 provider.bind_key(key, None)

@@ -9,11 +9,9 @@ row (area, score) is recomputed from the edited labels when you move on."""
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 
 import numpy as np
-from napari.utils.key_bindings import coerce_keybinding
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -33,6 +31,7 @@ from qtpy.QtWidgets import (
 from ..everything.files import object_table, objects_csv_path, read_objects_csv, rows_to_table, write_objects_csv
 from ..everything.result import result_from_labels
 from .everything_panel import OBJECTS_KEY
+from .keys import bind_keys, unbind_keys
 from .layer_geometry import jump_to
 from .result_layers import is_uncertainty_layer
 
@@ -290,22 +289,7 @@ class ObjectReview(QWidget):
 
     # ---- keys --------------------------------------------------------------------------
     def _bind_keys(self) -> None:
-        ref = weakref.ref(self)
-
-        def make(name):
-            def handler(_viewer):
-                target = ref()
-                if target is not None:
-                    getattr(target, name)()
-
-            handler.__name__ = f"{PREFIX}{name}"
-            return handler
-
-        for key, name in KEYS.items():
-            self.viewer.bind_key(key, make(name), overwrite=True)
+        bind_keys(self.viewer, self, KEYS, PREFIX)
 
     def unbind_keys(self) -> None:
-        for key in KEYS:
-            bound = self.viewer.keymap.get(coerce_keybinding(key))
-            if bound is not None and getattr(bound, "__name__", "").startswith(PREFIX):
-                self.viewer.bind_key(key, None)
+        unbind_keys([self.viewer], KEYS, PREFIX)
