@@ -11,8 +11,9 @@ review dock ranks its uncertain regions.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
+
+from screenshot_common import new_viewer, save_screenshot, wait_for  # docs/: the scripts' folder is on sys.path
 
 import numpy as np
 
@@ -33,14 +34,6 @@ def pick_model():
     return fitted_model()
 
 
-def wait_for(widget, app, timeout: float = 600.0) -> None:
-    start = time.time()
-    while widget.running and time.time() - start < timeout:
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
-
-
 def draw_box(shapes, mask: np.ndarray, z: int) -> None:
     ys, xs = np.nonzero(mask)
     y0, y1, x0, x1 = ys.min() - 0.5, ys.max() + 0.5, xs.min() - 0.5, xs.max() + 0.5
@@ -48,16 +41,10 @@ def draw_box(shapes, mask: np.ndarray, z: int) -> None:
 
 
 def main() -> None:
-    import napari_ruac  # noqa: F401  torch (and triton) before napari's OpenGL canvas: see tests/test_napari_io.py
-    import napari
-    from qtpy.QtWidgets import QApplication
-
-    viewer = napari.Viewer(title="napari-ruac")
-    viewer.window._qt_window.resize(1680, 1020)
+    viewer, app = new_viewer("napari-ruac")
     viewer.open_sample("napari-ruac", "nuclei_stack")
     _, segment = viewer.window.add_plugin_dock_widget("napari-ruac", "Segment with uncertainty")
     _, review = viewer.window.add_plugin_dock_widget("napari-ruac", "Review uncertain regions", tabify=False)
-    app = QApplication.instance()
     segment.set_model(pick_model())
 
     truth = viewer.layers["nuclei stack ground truth"].data
@@ -85,12 +72,7 @@ def main() -> None:
         viewer.reset_view()  # show the whole slice, with the first region outlined
     viewer.layers["nuclei stack ground truth"].visible = False
     viewer.layers.selection.active = viewer.layers["nuclei stack masks"]
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
-    viewer.screenshot(str(OUTPUT), canvas_only=False)
-    print(f"wrote {OUTPUT}")
-    viewer.close()
+    save_screenshot(viewer, app, OUTPUT)
 
 
 if __name__ == "__main__":

@@ -6,32 +6,24 @@ Run under a virtual display: ``xvfb-run -a .venv/bin/python docs/make_screenshot
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+
+from screenshot_common import new_viewer, save_screenshot, wait_for  # docs/: the scripts' folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "screenshot_objects.png"
 
 
 def main() -> None:
-    import napari_ruac  # noqa: F401  torch before napari's OpenGL canvas (see tests/test_napari_io.py)
-    import napari
-    from qtpy.QtWidgets import QApplication
-
     from napari_ruac.models import load_model
 
-    viewer = napari.Viewer(title="napari-ruac: segment all, review objects")
-    viewer.window._qt_window.resize(1680, 1020)
+    viewer, app = new_viewer("napari-ruac: segment all, review objects")
     viewer.open_sample("napari-ruac", "nuclei_image")
     _, segment = viewer.window.add_plugin_dock_widget("napari-ruac", "Segment with uncertainty")
     _, review = viewer.window.add_plugin_dock_widget("napari-ruac", "Review uncertain regions", tabify=False)
-    app = QApplication.instance()
     segment.set_model(load_model("ruac-micro"))
     segment.everything.segment_all()
-    start = time.time()
-    while segment.running and time.time() - start < 600:
-        app.processEvents()
-        time.sleep(0.02)
+    wait_for(segment, app)
     image = segment.image_layer.name
     for name in (f"{image} ground truth",):
         if name in viewer.layers:
@@ -42,12 +34,7 @@ def main() -> None:
     review.objects.next()  # the most uncertain object: centred and zoomed
     review.objects.accept()
     review.objects.next()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
-    viewer.screenshot(str(OUTPUT), canvas_only=False)
-    print(f"wrote {OUTPUT}")
-    viewer.close()
+    save_screenshot(viewer, app, OUTPUT)
 
 
 if __name__ == "__main__":

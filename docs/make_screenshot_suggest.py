@@ -12,21 +12,14 @@ benchmarks/bench_interactive.py).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
+
+from screenshot_common import new_viewer, save_screenshot, wait_for  # docs/: the scripts' folder is on sys.path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "screenshot_suggest.png"
-
-
-def wait_for(widget, app, timeout: float = 600.0) -> None:
-    start = time.time()
-    while widget.running and time.time() - start < timeout:
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
 
 
 def pick_object(model, image, labels):
@@ -53,10 +46,6 @@ def pick_object(model, image, labels):
 
 
 def main() -> None:
-    import napari_ruac  # noqa: F401  torch before napari's OpenGL canvas
-    import napari
-    from qtpy.QtWidgets import QApplication
-
     sys.path.insert(0, str(ROOT / "training"))
     from ruac_training.synthetic import generate_scene
 
@@ -72,11 +61,9 @@ def main() -> None:
         raise SystemExit("no object with a correct first suggestion in these scenes")
     truth, (row, col) = picked
 
-    viewer = napari.Viewer(title="napari-ruac")
-    viewer.window._qt_window.resize(1500, 950)
+    viewer, app = new_viewer("napari-ruac", (1500, 950))
     viewer.add_image(scene.image, name="cells")
     _, segment = viewer.window.add_plugin_dock_widget("napari-ruac", "Segment with uncertainty")
-    app = QApplication.instance()
     segment.set_model(model, source="ruac-micro")
     prompts = segment.prompt_layers_for(segment.image_layer)
     prompts.points.add([row, col])
@@ -87,12 +74,7 @@ def main() -> None:
     ys, xs = np.nonzero(truth)
     viewer.camera.center = (float(ys.mean()), float(xs.mean()))
     viewer.camera.zoom = 2.2
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.05)
-    viewer.screenshot(str(OUTPUT), canvas_only=False)
-    print(f"wrote {OUTPUT}")
-    viewer.close()
+    save_screenshot(viewer, app, OUTPUT)
 
 
 if __name__ == "__main__":
