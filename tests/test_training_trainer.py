@@ -78,6 +78,10 @@ def test_checkpoint_is_weights_only_and_loads_as_a_model(tmp_path, data):
     trainer, events = run_all(fast_config(tmp_path / "run", data, "train.epochs=1", "val.every_steps=2", extras))
     validations = [e for e in events if e.event == "validation"]
     assert validations and {"iou", "auroc", "pearson"} <= set(validations[0].values)
+    # the entropy of the same probability is validated beside the model's map (the baseline to beat)
+    values = validations[0].values
+    assert {"interior_auroc", "entropy_interior_auroc", "entropy_auroc", "object_rho", "entropy_object_rho"} <= set(values)
+    assert all(0.0 <= values[k] <= 1.0 for k in ("auroc", "entropy_auroc") if values[k] == values[k])
     best = trainer.checkpoint_dir / "best.pt"
     state = torch.load(best, map_location="cpu", weights_only=True)
     assert state["best"]["metric"] == "iou" and state["best"]["step"] in (2, 4)
