@@ -113,6 +113,11 @@ def _batch_inputs(root):
     (root / "bad.json").write_text("{not json")
     (root / "unknown.json").write_text(json.dumps({"zzz.png": [{"box": [1, 1, 9, 9]}]}))
     (root / "bad.csv").write_text("name,what\nx,y\n")
+    movies = root / "batch_movies"  # time series and multi-channel stacks: batch needs --timepoint / --channel
+    movies.mkdir()
+    stack = np.stack([_image(s, (4, 64, 64)) for s in range(3)])
+    tifffile.imwrite(movies / "movie.tif", stack, imagej=True, metadata={"axes": "TZYX"})
+    tifffile.imwrite(movies / "channels.tif", stack[:2].transpose(1, 0, 2, 3), imagej=True, metadata={"axes": "ZCYX"})
     mixed = root / "batch_mixed"
     mixed.mkdir()
     write_image(mixed / "a.png", _image())
@@ -229,6 +234,13 @@ SUCCESSES = [
     (SEGMENT + ["{four_d.nii.gz}", *BOX, *MICRO, "--timepoint", "1", "--out", "{out}"], 0, "mask:"),
     (SEGMENT + ["{good.png}", "--box", "-20", "-20", "40", "40", *MICRO, "--out", "{out}"], 0, "mask:"),  # clipped
     (["batch", "{batch_mixed}", "--out", "{out}", "--box", "10", "10", "40", "40", *MICRO, "--no-progress"], 1, "ok"),
+    # batch: a time series without --timepoint is a failed row that names the option (exit status 2 = two failed)
+    (["batch", "{batch_movies}", "--out", "{out}", "--box", "10", "10", "40", "40", *MICRO, "--no-progress"], 2,
+     "--timepoint N"),
+    (["batch", "{batch_movies}", "--out", "{out}", "--box", "10", "10", "40", "40", *MICRO, "--no-progress",
+      "--timepoint", "1", "--channel", "0"], 1, "ok"),  # the movie has no channels: one failed row, one ok
+    (["batch", "{batch_movies}", "--out", "{out}", "--all", *MICRO, "--no-progress", "--timepoint", "2"], 1,
+     "has no time axis"),  # --all too: the movie is segmented at t=2; the channel stack has no time axis
     (["info"], 0, "✗ laplace"),  # the default model has no fitted posterior: info says so, and how to fit one
     (["embed", "{good.nii.gz}", "--cache", "{out}", *MICRO], 0, "embeddings:"),
 ]

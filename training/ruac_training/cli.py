@@ -1,8 +1,10 @@
-"""``ruac-train``: train, resume or export.
+"""``ruac-train``: train, resume, export, or fit a post-hoc head.
 
     ruac-train CONFIG.yaml [section.key=value ...]
     ruac-train --resume RUN_DIR
     ruac-train export RUN_DIR [--out PATH] [--checkpoint best|last|FILE] [--full]
+    ruac-train fit-laplace MODEL DATA_DIR --out STEM     (see fit_cli)
+    ruac-train fit-varnet MODEL DATA_DIR --out STEM
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ruac-train",
         description="Train RUAC (Bayesian SAM2 decoder + style/deformation attackers) on your data. "
-        "'ruac-train export RUN_DIR' writes the inference checkpoint.",
+        "'ruac-train export RUN_DIR' writes the inference checkpoint; 'ruac-train fit-laplace|fit-varnet "
+        "MODEL DATA_DIR --out STEM' gives a model the head the laplace/varnet methods need.",
     )
     parser.add_argument("config", nargs="?", help="run config YAML (or a packaged name such as tiny_cpu)")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=2 data.batch_size=4")
@@ -115,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "export":
             return _export(argv[1:])
+        from .fit_cli import COMMANDS, run as run_fit
+
+        if argv and argv[0] in COMMANDS:
+            try:
+                return run_fit(argv[0], argv[1:])
+            except ValueError as exc:  # bad folder contents, options, or data the model refuses
+                print(f"ruac-train {argv[0]}: error: {exc}", file=sys.stderr)
+                return 2
         return _run(_train_parser().parse_args(argv))
     except (ConfigError, DataError, CheckpointError, FileNotFoundError) as exc:
         print(f"ruac-train: error: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSp
 from ..everything import make_run
 from ..everything.files import object_table
 from .layer_geometry import geometry_metadata, geometry_of, is_volume, layer_array, leading_index, spatial_shape
-from .result_layers import KIND_KEY, UNCERTAINTY_COLORMAP, UNCERTAINTY_KIND, _find, uncertainty_name
+from .result_layers import _find, note_method, uncertainty_layer
 from .workers import JobFailed, error_message, start_job
 
 SCOPES = ("image / current slice", "volume (from the current slice)")
@@ -113,12 +113,8 @@ class EverythingPanel(QWidget):
         if labels_layer is None or labels_layer.data.shape != shape:
             labels_layer = viewer.add_labels(np.zeros(shape, np.int32), name=objects_name(layer.name), opacity=0.5,
                                              metadata=dict(metadata), **geometry_of(layer))
-        unc_layer = _find(viewer, uncertainty_name(layer.name), "Image")
-        if unc_layer is None or unc_layer.data.shape != shape:
-            unc_layer = viewer.add_image(np.zeros(shape, np.float32), name=uncertainty_name(layer.name),
-                                         colormap=UNCERTAINTY_COLORMAP, contrast_limits=(0.0, 1.0), blending="additive",
-                                         opacity=0.7, metadata={**metadata, KIND_KEY: UNCERTAINTY_KIND},
-                                         **geometry_of(layer))
+        unc_layer = uncertainty_layer(viewer, layer, shape)
+        note_method(unc_layer, self.owner.method)
         labels_layer.data[index] = result.labels
         unc_layer.data[index] = result.uncertainty
         table = object_table(result)

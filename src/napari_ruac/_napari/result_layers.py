@@ -31,8 +31,47 @@ def preview_name(image_name: str) -> str:
     return f"{image_name} preview"
 
 
-def uncertainty_name(image_name: str) -> str:
-    return f"{image_name} uncertainty"
+def uncertainty_name(image_name: str, methods=()) -> str:
+    """'<image> uncertainty (ruac)': what the layer holds and which method(s) drew it."""
+    made_by = "+".join(methods)
+    return f"{image_name} uncertainty ({made_by})" if made_by else f"{image_name} uncertainty"
+
+
+def find_uncertainty_layer(viewer, image_name: str):
+    """The uncertainty layer this plugin made for ``image_name`` (whatever its method suffix), or None."""
+    for layer in viewer.layers:
+        if is_uncertainty_layer(layer) and layer.metadata.get("source_layer") == image_name:
+            return layer
+    return None
+
+
+def uncertainty_layer(viewer, image_layer, shape) -> object:
+    """Find or add ``image_layer``'s uncertainty layer (magma, 0–1, additive, with a colour bar)."""
+    layer = find_uncertainty_layer(viewer, image_layer.name)
+    if layer is None or layer.data.shape != shape:
+        layer = viewer.add_image(
+            np.zeros(shape, np.float32),
+            name=uncertainty_name(image_layer.name),
+            colormap=UNCERTAINTY_COLORMAP,
+            contrast_limits=(0.0, 1.0),
+            blending="additive",
+            opacity=0.7,
+            metadata={**geometry_metadata(image_layer), "source_layer": image_layer.name, KIND_KEY: UNCERTAINTY_KIND},
+            **geometry_of(image_layer),
+        )
+    layer.colorbar.visible = True  # 0 = certain … 1 = a coin flip, readable on screen
+    return layer
+
+
+def note_method(layer, method: str | None) -> None:
+    """Record that ``method`` drew into the uncertainty ``layer``; its name then says so."""
+    if not method:
+        return
+    methods = list(layer.metadata.get("methods", []))
+    if method not in methods:
+        methods.append(method)
+        layer.metadata["methods"] = methods
+        layer.name = uncertainty_name(layer.metadata.get("source_layer", layer.name), methods)
 
 
 def commit_mask(labels: np.ndarray, mask: np.ndarray) -> int:
@@ -72,18 +111,7 @@ class ResultLayers:
             self.masks = viewer.add_labels(
                 np.zeros(self.shape, np.int32), name=masks_name(name), opacity=0.45, metadata=dict(metadata), **geometry
             )
-        self.uncertainty = _find(viewer, uncertainty_name(name), "Image")
-        if self.uncertainty is None or self.uncertainty.data.shape != self.shape:
-            self.uncertainty = viewer.add_image(
-                np.zeros(self.shape, np.float32),
-                name=uncertainty_name(name),
-                colormap=UNCERTAINTY_COLORMAP,
-                contrast_limits=(0.0, 1.0),
-                blending="additive",
-                opacity=0.7,
-                metadata={**metadata, KIND_KEY: UNCERTAINTY_KIND},
-                **geometry,
-            )
+        self.uncertainty = uncertainty_layer(viewer, image_layer, self.shape)
         self.preview = _find(viewer, preview_name(name), "Labels")
         if self.preview is None or self.preview.data.shape != self.shape:
             self.preview = viewer.add_labels(
@@ -94,7 +122,6 @@ class ResultLayers:
                 metadata=dict(metadata),
                 **geometry,
             )
-        self.uncertainty.colorbar.visible = True  # 0 = certain … 1 = a coin flip, readable on screen
         self.committed_uncertainty = np.asarray(self.uncertainty.data, dtype=np.float32).copy()
         self.preview_uncertainty = np.zeros(self.shape, np.float32)
         self.match_preview_colour()
@@ -106,8 +133,9 @@ class ResultLayers:
         self.preview.colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: colour})
 
     # ---- updates (main thread) ---------------------------------------------------------
-    def show_slice(self, index: tuple[int, ...], mask: np.ndarray, uncertainty: np.ndarray) -> None:
-        """Put one slice's preview mask and uncertainty in place (both at once)."""
+    def show_slice(self, index: tuple[int, ...], mask: np.ndarray, uncertainty: np.ndarray, method: str | None = None) -> None:
+        """Put one slice's preview mask and uncertainty in place (both at once); ``method`` made them."""
+        note_method(self.uncertainty, method)
         self.preview.data[index] = mask.astype(np.uint8)
         self.preview_uncertainty[index] = uncertainty
         self.uncertainty.data[index] = np.maximum(self.committed_uncertainty[index], uncertainty)

@@ -66,7 +66,7 @@ class SegmentRuns:
         )  # fmt: skip
 
     def _on_slice_done(self, results: ResultLayers, index: tuple, prediction) -> None:
-        results.show_slice(index, prediction.mask, prediction.uncertainty)
+        results.show_slice(index, prediction.mask, prediction.uncertainty, prediction.method)
         self.last_prediction = prediction
         self.status.setText(
             f"{prediction.method}: {prediction.area} px, predicted IoU {prediction.iou:.2f}, mean uncertainty in "
@@ -116,7 +116,7 @@ class SegmentRuns:
     def _on_volume_slice(self, results: ResultLayers, item) -> None:
         if self._run_cancelled:
             return  # a slice that was already on its way when Cancel was pressed
-        results.show_slice((item.z,), item.mask, item.uncertainty)
+        results.show_slice((item.z,), item.mask, item.uncertainty, self.method)
         self.received_slices.append(item.z)
         if item.stopped:  # projection tracking gave up here: say where a new prompt would help
             self.track_stops.append((item.z, item.stopped))

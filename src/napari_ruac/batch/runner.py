@@ -85,6 +85,7 @@ def iter_batch(
     overwrite: bool = False,
     rule: ReviewRule | None = None,
     cache_dir: str | os.PathLike | None = None,
+    read_options: dict | None = None,
     **options,
 ) -> Iterator[object]:
     """Generator of ``BatchStarted``, ``VolumeStarted``/slice ``Progress`` (local), ``VolumeDone`` events,
@@ -95,7 +96,8 @@ def iter_batch(
     a ``ModelSpec`` or a model name (None: the default model). ``scheduler``: None (this process),
     ``"local"`` (a Dask LocalCluster with ``workers`` processes) or a Dask scheduler address.
     ``options``: method options such as ``num_samples``, ``seed``. ``cache_dir``: on-disk embeddings, one
-    store per input (``napari-ruac embed``); reused and filled.
+    store per input (``napari-ruac embed``); reused and filled. ``read_options``: ``read_image`` keywords
+    for every input (``timepoint``, ``channel``, ``channel_axis``); part of the folder's settings.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir).expanduser().absolute()  # workers may run in another directory
@@ -112,7 +114,8 @@ def iter_batch(
         raise TypeError("with a Dask scheduler every worker builds its own model: pass model=ModelSpec(...) or a name.")
     rule = rule or ReviewRule()
     cache = None if cache_dir is None else Path(cache_dir).expanduser().absolute()
-    settings = BatchSettings(out_dir, source, method, intensity, dict(options), rule, cache)
+    read_options = {k: v for k, v in (read_options or {}).items() if v is not None}
+    settings = BatchSettings(out_dir, source, method, intensity, dict(options), rule, cache, read_options)
     model_settings = _model_settings(model)
     check_output_folder(out_dir)
     if scheduler is None and isinstance(model, ModelSpec):
@@ -122,7 +125,7 @@ def iter_batch(
         check_settings(
             out_dir,
             dict(model=model_settings, method=method, intensity=intensity, options=options,
-                 prompts=source.describe(), rule=rule.__dict__),
+                 prompts=source.describe(), rule=rule.__dict__, **({"read": read_options} if read_options else {})),
             overwrite,
         )  # fmt: skip
         remove_temporaries(out_dir)

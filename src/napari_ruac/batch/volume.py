@@ -41,6 +41,7 @@ class BatchSettings:
     options: dict = field(default_factory=dict)
     rule: ReviewRule = field(default_factory=ReviewRule)
     cache_dir: Path | None = None  # on-disk embeddings, one store per input (napari-ruac embed)
+    read_options: dict = field(default_factory=dict)  # read_image keywords: timepoint, channel, channel_axis
 
 
 @dataclass
@@ -171,7 +172,7 @@ def iter_volume(path: str | os.PathLike, model, settings: BatchSettings) -> Iter
     out_dir = Path(settings.out_dir)
     started = time.perf_counter()
     try:
-        data = read_image(path)
+        data = read_image(path, **settings.read_options)
         objects = settings.prompts.prompts_for(data)
         if not objects:
             raise ValueError(f"no prompts for {path.name}.")

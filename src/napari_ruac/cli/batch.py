@@ -9,8 +9,8 @@ import argparse
 import sys
 
 from .common import (
-    CommandError, add_cache_argument, add_intensity_arguments, add_model_arguments, intensity_from_args, method_options,
-    parse_points,
+    CommandError, add_cache_argument, add_intensity_arguments, add_model_arguments, add_read_arguments,
+    intensity_from_args, method_options, parse_points, read_options,
 )
 from .everything import add_everything_arguments, run_batch_all
 
@@ -61,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scale.add_argument("--threads-per-worker", type=int, help="LocalCluster threads per worker (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="recompute everything, ignoring finished volumes")
     add_intensity_arguments(parser, "fixed intensity window (CT)")
+    add_read_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_cache_argument(parser)
     add_model_arguments(parser)
@@ -114,7 +115,7 @@ def run(args) -> int:
         args.input_dir, args.out, _prompt_source(args), model=_model_spec(args), method=args.method,
         intensity=intensity_from_args(args), scheduler=args.scheduler, workers=args.workers,
         threads_per_worker=args.threads_per_worker, overwrite=args.overwrite, cache_dir=args.cache,
-        **method_options(args),
+        read_options=read_options(args), **method_options(args),
     )  # fmt: skip
     overall = volume_bar = None
     summary = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .common import CommandError, intensity_from_args, load_model_from_args
+from .common import CommandError, intensity_from_args, load_model_from_args, read_options
 
 
 def everything_settings(args) -> dict:
@@ -40,7 +40,7 @@ def run_segment_all(args) -> int:
 
     if args.box is not None or args.points:
         raise CommandError("--all segments every object without prompts: drop --box/--points.")
-    data = read_image(args.image)
+    data = read_image(args.image, **read_options(args))
     seeds = args.seed_slices or ([args.slice] if args.slice is not None else None)
     if data.is_volume and seeds is None:
         seeds = [data.spatial_shape[0] // 2]
@@ -87,6 +87,7 @@ def run_batch_all(args) -> int:
     rows, failed = [], 0
     bar = None
     for event in iter_everything_folder(args.input_dir, args.out, model, overwrite=args.overwrite, method=args.method,
+                                        read_options=read_options(args),
                                         seed_slices=args.seed_slices, intensity=intensity_from_args(args),
                                         settings=everything_settings(args), seed=args.seed):
         if isinstance(event, FileDone):

@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from ..core.intensity import Intensity, ct_normalise
+from ..core.objects import split_objects
 from ..io import read_image
 from ..io.atomic import full_suffix
 from ..io.images import format_of
@@ -126,3 +127,13 @@ def iter_items(pair: Pair, dataset: str, ct: str = "auto") -> Iterator[Item]:
     foreground = mask.reshape(mask.shape[0], -1).any(axis=1)
     for z in np.flatnonzero(foreground):
         yield Item(dataset, f"{pair.stem}_z{int(z):04d}", image[z], mask[z], value_range)
+
+
+def item_labels(item: Item, min_area: int | None = None, mode: str = "auto") -> np.ndarray:
+    """The item's annotation as an instance label image (0 background, 1..N objects), whatever its
+    form (labels, binary components, colours): what fitting a posterior or a head needs."""
+    objects = split_objects(item.mask, min_area, mode)
+    labels = np.zeros(item.mask.shape[:2], np.int32)
+    for index, (_, mask) in enumerate(objects, start=1):
+        labels[mask] = index
+    return labels

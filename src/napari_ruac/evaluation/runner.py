@@ -18,7 +18,6 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..core.boxes import tight_box
 from ..core.progress import Progress
 from ..core.objects import split_objects
 from ..inference import ImagePredictor
@@ -26,7 +25,7 @@ from ..metrics import EVALUATE_KEYS, evaluate
 from ..uq import get_method
 from ..uq.laplace import LaplaceFitter, load_laplace, save_laplace
 from . import plots
-from .datasets import Item, find_pairs, iter_items
+from .datasets import Item, find_pairs, item_labels, iter_items
 from .events import DatasetDone, EvaluationDone, EvaluationStarted, ImageDone
 from .gt_prompts import make_prompt, object_rng
 from .report import dataset_level_rows, write_summary
@@ -125,13 +124,9 @@ def _fit_laplace(model, items: list[Item], settings: EvaluationSettings, folder:
         return load_laplace(stored)
     fitter = LaplaceFitter(model, batch_size=settings.batch_size)
     for item in items:
-        objects = split_objects(item.mask, settings.min_area, settings.object_mode)
-        if not objects:
-            continue
-        labels = np.zeros(objects[0][1].shape, np.int32)
-        for index, (_, mask) in enumerate(objects, start=1):
-            labels[mask] = index
-        fitter.add(item.image, labels, [tight_box(m) for _, m in objects], value_range=item.value_range)
+        labels = item_labels(item, settings.min_area, settings.object_mode)
+        if labels.any():
+            fitter.add(item.image, labels, value_range=item.value_range)
     posterior = fitter.posterior_result()
     save_laplace(posterior, stored)
     return posterior

@@ -22,9 +22,11 @@ class FileDone:
 
 
 def iter_everything_folder(
-    input_dir: str | os.PathLike, out_dir: str | os.PathLike, model, overwrite: bool = False, **kwargs
+    input_dir: str | os.PathLike, out_dir: str | os.PathLike, model, overwrite: bool = False,
+    read_options: dict | None = None, **kwargs
 ) -> Iterator[Progress | FileDone]:
-    """``Progress`` (``item`` = the file's name) while a file runs, a FileDone when it is finished, skipped or failed."""
+    """``Progress`` (``item`` = the file's name) while a file runs, a FileDone when it is finished, skipped or failed.
+    ``read_options``: ``read_image`` keywords for every file (``timepoint``, ``channel``, ``channel_axis``)."""
     from ..batch.runner import list_inputs
     from ..io import output_path
 
@@ -33,7 +35,7 @@ def iter_everything_folder(
     out.mkdir(parents=True, exist_ok=True)
     for path in files:
         try:
-            data = read_image(path)
+            data = read_image(path, **{k: v for k, v in (read_options or {}).items() if v is not None})
             done_csv = objects_csv_path(output_path(data, "labels", "labels", out))
             if done_csv.exists() and not overwrite:
                 yield FileDone(path, skipped=True)

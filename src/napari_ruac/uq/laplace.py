@@ -30,7 +30,8 @@ HOW_TO_FIT = (
     "Fit a Laplace posterior from a few annotated images: "
     "posterior = napari_ruac.uq.laplace.fit_laplace(model, images, masks); then model.attach('laplace', posterior) "
     "(save_ruac_checkpoint keeps it) or pass laplace_posterior=posterior (or a file written by save_laplace). "
-    "On the command line: napari-ruac evaluate … --laplace-fit N."
+    "On the command line: ruac-train fit-laplace MODEL ANNOTATED_DIR --out STEM, then --model STEM.json "
+    "(napari-ruac evaluate … --laplace-fit N fits one per evaluation)."
 )
 
 

@@ -21,7 +21,8 @@ from .ensemble import find_extra
 BERNOULLI_MAX_VARIANCE = 0.25
 HOW_TO_TRAIN = (
     "Train one on annotated images with ruac_training.posthoc.train_varnet(model, images, masks) "
-    "(it attaches the head as model.extras['varnet']; save_ruac_checkpoint keeps it), or pass varnet=head."
+    "(it attaches the head as model.extras['varnet']; save_ruac_checkpoint keeps it), or pass varnet=head. "
+    "On the command line: ruac-train fit-varnet MODEL ANNOTATED_DIR --out STEM, then --model STEM.json."
 )
 
 
