@@ -153,6 +153,8 @@ def main(argv=None) -> int:
     parser.add_argument("--docs", default=None, help="write the tables into DOCS/shift_study.md and the plots into DOCS/")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated subset of the study's methods (default: all); reruns add to the same --out")
     args = parser.parse_args(argv)
     import torch
 
@@ -160,6 +162,10 @@ def main(argv=None) -> int:
     from napari_ruac.evaluation.study import BASELINE, STUDY_METHODS, replace_generated_block, run_study, study_report
     from napari_ruac.models import load_model
 
+    methods = STUDY_METHODS if args.methods is None else tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    unknown = sorted(set(methods) - set(STUDY_METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(STUDY_METHODS)}")
     torch.set_num_threads(args.threads)
     size = QUICK if args.quick else FULL
     out = Path(args.out or ("runs/uncertainty_study_quick" if args.quick else "runs/uncertainty_study"))
@@ -167,18 +173,19 @@ def main(argv=None) -> int:
     data = prepare_data(out / "data", size)
     model = load_model(args.model, device=args.device)
     (out / "heads").mkdir(parents=True, exist_ok=True)
-    posterior = fit_laplace(model, data["fit"], out / "heads")
-    fit_varnet(model, data["fit"], out / "heads", size["varnet_steps"])
+    posterior = fit_laplace(model, data["fit"], out / "heads") if "laplace" in methods else None
+    if "varnet" in methods:
+        fit_varnet(model, data["fit"], out / "heads", size["varnet_steps"])
     print(f"data and heads ready ({time.perf_counter() - started:.0f} s)", flush=True)
     baseline = load_model(args.baseline, device=args.device) if args.baseline else None
     datasets = [data[name] for name in ("shifted_scenes", "dsb2018_nuclei", "stardist_nuclei3d", "skimage_real")]
-    events = run_study(datasets, model, out, baseline=baseline, device=args.device, laplace_posterior=str(posterior),
-                       box_margin=2.0, band=2.0)  # fmt: skip
+    events = run_study(datasets, model, out, baseline=baseline, methods=methods, device=args.device,
+                       box_margin=2.0, band=2.0, **({"laplace_posterior": str(posterior)} if posterior else {}))  # fmt: skip
     for event in events:
         if isinstance(event, Progress) and (event.done % 10 == 0 or event.done == event.total):
             stage = event.item.split("/")[0]
             print(f"  {stage}: {event.done}/{event.total} files ({time.perf_counter() - started:.0f} s)", flush=True)
-    methods = list(STUDY_METHODS) + ([BASELINE] if baseline is not None else [])
+    methods = list(methods) + ([BASELINE] if baseline is not None else [])
     load = os.getloadavg()[0]
     notes = [
         f"model: {model.info.name} ({model.info.source}); baseline: {args.baseline or 'none given (no ruac-baseline row)'}",

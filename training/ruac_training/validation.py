@@ -42,12 +42,12 @@ def validate(model, loader, device: torch.device, autocast_dtype, max_batches: i
             rows_features = type(features)(features.image_embed[image_rows], [f[image_rows] for f in features.high_res])
             _, selected = model.decode(rows_features, sparse, dense, multimask=False, repeat_image=False)
         with torch.autocast(device.type, enabled=False):
-            _, probability, uncertainty = model.head.analytic(model.weibull(_float_selected(selected)))
+            mean_logit, probability, uncertainty = model.head.analytic(model.weibull(_float_selected(selected)))
         target_low = F.interpolate(targets[:, None].float(), size=(low, low), mode="area")[:, 0] > 0.5
-        entropy = binary_entropy(probability.float())
+        entropy = binary_entropy(torch.sigmoid(mean_logit.float()))  # SAM2's own probability σ(E[ℓ]), no variance
         for p, u, h, t in zip(probability.cpu().numpy(), uncertainty.cpu().numpy(), entropy.cpu().numpy(),
                               target_low.cpu().numpy()):
-            # the model's map, and SAM2's free entropy of the same probability as the baseline to beat
+            # the model's map, and SAM2's free entropy (of σ(mean logit)) as the baseline to beat
             for prefix, map_ in (("", u), ("entropy_", h)):
                 metrics = evaluate(p, map_, t)
                 object_scores[prefix].append(metrics["object_score"])

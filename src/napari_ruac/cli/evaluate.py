@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("data", nargs="+", help="dataset folders, each with images/ and masks/ (or imagesTr/ + labelsTr/)")
     parser.add_argument(
         "--methods", default=",".join(DEFAULTS.methods),
-        help="comma-separated methods (ruac, ruac-mc, sam2, tta, prompt, laplace, varnet; add +refine for fusion)",
+        help="comma-separated methods (ruac, ruac-hyp, ruac-mc, sam2, tta, prompt, laplace, varnet; add +refine for fusion)",
     )  # fmt: skip
     parser.add_argument("--model", default=EVALUATION_MODEL, help="registry name, SAM2 .pt, or napari-ruac checkpoint")
     parser.add_argument("--out", default="evaluation", help="output folder (a rerun with the same folder resumes)")

@@ -26,7 +26,7 @@ from .image_level import pooled_object_metrics
 from .runner import run_evaluation
 from .tables import COVERAGE_COLUMNS, curve_values, number, read_rows
 
-STUDY_METHODS = ("ruac", "ruac-mc", "sam2", "tta", "prompt", "laplace", "varnet")
+STUDY_METHODS = ("ruac", "ruac-hyp", "ruac-mc", "sam2", "tta", "prompt", "laplace", "varnet")
 BASELINE = "ruac-baseline"
 REFERENCE = "ruac"
 #: Columns of the study table: (key, heading, level). level: object rows, image rows, pooled, time.

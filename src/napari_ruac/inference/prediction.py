@@ -52,6 +52,7 @@ def to_predictions(output: MethodOutput, image_hw: tuple[int, int], method: str)
     U = H(P) holds at the model's resolution and approximately on the image grid."""
     maps = torch.stack([output.mask_logit.float(), output.probability.float(), output.uncertainty.float()], dim=1)
     maps = F.interpolate(maps, size=image_hw, mode="bilinear", align_corners=False).cpu()
+    maps[:, 1:].clamp_(0.0, 1.0)  # bilinear weights can round a saturated 1.0 to 1 + 1 ulp
     low_res = output.mask_logit.clamp(-32.0, 32.0).float().cpu()
     results = []
     for i in range(maps.shape[0]):

@@ -38,6 +38,7 @@ class DecoderOutput:
             object_score=self.object_score[:, 0],
             token_index=index,
             image_tokens=self.image_tokens,
+            all_logits=self.logits,
         )
 
 
@@ -53,6 +54,7 @@ class SelectedMask:
     object_score: torch.Tensor  # (B,)
     token_index: torch.Tensor  # (B,)
     image_tokens: torch.Tensor  # (B, D, h, w)
+    all_logits: torch.Tensor | None = None  # (B, M, H, W) every mask token's logits (SAM2's hypotheses)
 
 
 def decode_masks(

@@ -155,6 +155,6 @@ def one_pass_method(name: str | Method, task: str = "volumes") -> HeadMethod:
     if not isinstance(method, HeadMethod) or not method.supports_volume:
         raise ValueError(
             f"method {method.name!r} re-runs the model several times per image and is available for single "
-            f"images only; for {task} use a one-pass method: ruac, ruac-mc, sam2, laplace or varnet."
+            f"images only; for {task} use a one-pass method: ruac, ruac-hyp, ruac-mc, sam2, laplace or varnet."
         )
     return method
