@@ -20,6 +20,7 @@ from ..uq import one_pass_method
 from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
 from ..core.progress import Progress
 from .result import EverythingResult, object_rows
+from .blobs import assign_to_windows, blob_seeds
 from .seeds import object_seeds
 from .settings import EverythingError, EverythingSettings, tile_windows
 
@@ -56,6 +57,7 @@ class EverythingRun:
         self.decoded = 0  # prompts decoded (grid points + box refinements)
         self.complete = False
         self._covered = np.zeros(self.shape, bool)
+        self._regions = None  # blob proposals' regions (blobs.py)
 
     # ---- plan --------------------------------------------------------------------------
     def passes(self) -> list[tuple[tuple[int, int, int, int], bool]]:
@@ -89,10 +91,18 @@ class EverythingRun:
         s = self.settings
         if len(passes) > 1 and s.tile_size is None and self._objects_are_large():
             passes = [((0, 0, *self.shape), False)]  # automatic tiles would only cut these objects
+        blobs = {}
+        if s.blobs:
+            self._regions, seeds = blob_seeds(self.image, s.min_area)
+            blobs = assign_to_windows(seeds, [w for w, _ in passes])
         for done, (window, coarse) in enumerate(passes):
             y0, x0, y1, x1 = window
             yield Progress("encode", done, len(passes), objects=len(self.candidates))
             self.predictor.set_image(self.image[y0:y1, x0:x1], value_range=self.value_range)
+            own = blobs.get(done, [])
+            for start in range(0, len(own), s.batch_size):
+                self._decode_boxes(own[start : start + s.batch_size], window)
+                yield Progress("decode", done, len(passes), objects=len(self.candidates))
             foreground = self.predictor.predict(box=[0, 0, x1 - x0, y1 - y0]).probability > 0.5
             self.decoded += 1
             seeds = object_seeds(foreground, s.seed_distance, s.min_area, s.seed_depth) if s.seeds else []
@@ -105,7 +115,7 @@ class EverythingRun:
                 self.decoded += len(chunk)
                 self._accept(predictions, [box for box, _ in chunk], [c for _, c in chunk], window, coarse)
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
-            grid = self._grid(window)
+            grid = self._grid(window) if s.grid else np.zeros((0, 2))
             local = (grid - np.array([x0, y0])).astype(int)
             grid = grid[foreground[np.clip(local[:, 1], 0, y1 - y0 - 1), np.clip(local[:, 0], 0, x1 - x0 - 1)]]
             for start in range(0, len(grid), s.batch_size):
@@ -170,6 +180,30 @@ class EverythingRun:
             firsts = [(p, pred, None) for p, pred in firsts]
         self._accept([r for _, r, _ in firsts], [b for _, _, b in firsts], [p for p, _, _ in firsts], window, coarse,
                      local_points=False)
+
+    def _decode_boxes(self, seeds, window) -> None:
+        """Decode image-proposed boxes (blobs.py) in ``window``; with ``refine_with_box`` each is decoded
+        again from the box of its first mask (the proposal only has to find the object)."""
+        s = self.settings
+        y0, x0 = window[:2]
+        h, w = window[2] - y0, window[3] - x0
+        boxes = [[max(0, b[0] - x0), max(0, b[1] - y0), min(w, b[2] - x0), min(h, b[3] - y0)] for b, _, _ in seeds]
+        centres = [[c[0] - x0, c[1] - y0] for _, c, _ in seeds]
+        predictions = self.predictor.predict_batch(boxes=boxes, batch_size=s.batch_size)
+        self.decoded += len(boxes)
+        if s.blob_split:  # a mask may not take the pixels of a neighbouring proposal (touching objects)
+            regions = self._regions[y0 : y0 + h, x0 : x0 + w]
+            for pred, (_, _, index) in zip(predictions, seeds):
+                pred.mask &= (regions == index) | (regions == 0)
+        if s.refine_with_box:
+            again = [i for i, pred in enumerate(predictions) if pred.area >= s.min_area]
+            if again:
+                refined_boxes = [grown_box(predictions[i].mask, margin=0.1, min_margin=2) for i in again]
+                refined = self.predictor.predict_batch(boxes=refined_boxes, batch_size=s.batch_size)
+                self.decoded += len(again)
+                for i, box, pred in zip(again, refined_boxes, refined):
+                    predictions[i], boxes[i] = pred, box
+        self._accept(predictions, boxes, centres, window, False)
 
     def _accept(self, predictions, boxes, points, window, coarse: bool, local_points: bool = True) -> None:
         """Keep the predictions that pass the size, quality, stability and tile-edge filters."""

@@ -30,7 +30,10 @@ class EverythingSettings:
     """
 
     points_per_side: int = 16
+    blobs: bool = True
+    blob_split: bool = True
     seeds: bool = True
+    grid: bool = True
     seed_distance: int = 4
     seed_depth: float = 1.0
     tile_size: int | None = None
