@@ -64,7 +64,10 @@ def test_finds_the_known_objects_of_a_generated_scene(micro):
     assert result.complete and result.method == "ruac"
     _check_consistent(result)
     ranked = result.ranked()
-    assert [r.uncertainty_score for r in ranked] == sorted((r.uncertainty_score for r in ranked), reverse=True)
+    assert [r.review_score for r in ranked] == sorted((r.review_score for r in ranked), reverse=True)
+    for row in ranked:  # every object here comes from an image proposal: its three checks are known
+        assert 0.0 <= row.proposal_iou <= 1.0 and 0.0 <= row.kept <= 1.0 and 0.0 <= row.click_iou <= 1.0
+        assert 0.0 < row.review_score < 1.0
 
 
 def test_objects_in_a_tiled_large_image_are_found_once(micro):

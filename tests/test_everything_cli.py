@@ -34,8 +34,9 @@ def test_segment_all_writes_labels_uncertainty_and_a_ranked_object_table(tmp_pat
     rows = _rows(tmp_path / "out" / "blobs_objects.csv")
     assert labels.shape == uncertainty.shape == truth.shape and 4 <= labels.max() <= 6
     assert sorted(int(r["id"]) for r in rows) == list(range(1, labels.max() + 1))
-    scores = [float(r["uncertainty_score"]) for r in rows]
+    scores = [float(r["review_score"]) for r in rows]
     assert scores == sorted(scores, reverse=True) and [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert all(0.0 <= float(r["uncertainty_score"]) <= 1.0 for r in rows)
     for r in rows:
         assert int(r["area"]) == (labels == int(r["id"])).sum()
         assert r["physical_unit"] == "pixels" and float(r["physical_volume"]) == int(r["area"])

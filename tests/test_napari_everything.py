@@ -38,7 +38,7 @@ def _segment_all(viewer, qtbot, micro, image, scope=0):
     widget = SegmentWidget(viewer)
     widget.set_model(micro)
     widget.everything.scope.setCurrentIndex(scope)
-    widget.everything.grid.setValue(4)
+    widget.everything.grid.setValue(4)  # the grid fills in where the image proposals found nothing
     widget.everything.segment_all()
     return widget
 
@@ -60,7 +60,7 @@ def test_segment_all_then_review_objects_worst_first(make_napari_viewer_proxy, q
     objects = review.objects
     objects.labels_combo.setCurrentText(layer.name)
     rows = objects.list_objects()
-    scores = [float(r["uncertainty_score"]) for r in rows]
+    scores = [float(r["review_score"]) for r in rows]
     assert scores == sorted(scores, reverse=True) and objects.table.rowCount() == len(rows)
 
     # keys: J = next (here the first object)

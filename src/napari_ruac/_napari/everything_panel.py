@@ -48,11 +48,13 @@ class EverythingPanel(QWidget):
         self.scope = QComboBox()
         self.scope.addItems(SCOPES)
         self.grid = QSpinBox()
-        self.grid.setRange(1, 64)
-        self.grid.setValue(16)
-        self.grid.setToolTip("grid points per side per tile: more finds smaller objects and costs more decoding")
+        self.grid.setRange(0, 64)
+        self.grid.setValue(0)
+        self.grid.setSpecialValueText("no grid")
+        self.grid.setToolTip("objects come from image proposals (one box each); a grid of N×N clicks per tile also "
+                             "fills in where they found none (more decoding). 0: no grid")
         self.button = QPushButton("Segment all")
-        self.button.setToolTip("segment every object; the review's Objects mode then lists them, most uncertain first")
+        self.button.setToolTip("segment every object; the review's Objects mode then lists them, most likely wrong first")
         row = QHBoxLayout()
         row.addWidget(self.scope, 1)
         row.addWidget(self.grid)
@@ -74,8 +76,8 @@ class EverythingPanel(QWidget):
             value_range = owner.intensity().value_range(data)
             image = data if volume_scope else data[index]
             seeds = [leading_index(owner.viewer, layer)[0]] if volume_scope else None
-            kwargs = dict(method=owner.method, points_per_side=self.grid.value(), cache=owner.cache,
-                          intensity=owner.intensity())
+            grid = {"grid": True, "points_per_side": self.grid.value()} if self.grid.value() else {}
+            kwargs = dict(method=owner.method, cache=owner.cache, intensity=owner.intensity(), **grid)
             if volume_scope:
                 run = make_run(owner.model, image, seed_slices=seeds, **kwargs)
             else:

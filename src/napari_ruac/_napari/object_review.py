@@ -124,7 +124,7 @@ class ObjectReview(QWidget):
             table = object_table(result_from_labels(np.asarray(layer.data), np.asarray(unc_layer.data)),
                                  statuses=statuses)
             layer.metadata[OBJECTS_KEY] = table
-        self.rows = sorted((dict(r) for r in table), key=lambda r: -float(r["uncertainty_score"]))
+        self.rows = sorted((dict(r) for r in table), key=lambda r: -float(r.get("review_score", r["uncertainty_score"])))
         for rank, row in enumerate(self.rows, start=1):
             row["rank"] = rank
         self._fill()
@@ -136,7 +136,7 @@ class ObjectReview(QWidget):
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
             pred = row.get("predicted_iou")
-            values = (row["rank"], row["id"], f"{float(row['uncertainty_score']):.3f}", row["area"],
+            values = (row["rank"], row["id"], f"{float(row.get('review_score', row['uncertainty_score'])):.3f}", row["area"],
                       "" if pred in (None, "") or pred != pred else f"{float(pred):.2f}", self._slice_of(row) or "",
                       row.get("status", ""))
             for column, value in enumerate(values):
@@ -236,7 +236,7 @@ class ObjectReview(QWidget):
         if scored:
             fresh = rows_to_table(scored, mask.ndim)[0]
             row.update({k: v for k, v in fresh.items() if k not in ("id", "rank", "status")})
-            self.table.item(index, 2).setText(f"{float(row['uncertainty_score']):.3f}")
+            self.table.item(index, 2).setText(f"{float(row.get('review_score', row['uncertainty_score'])):.3f}")
             self.table.item(index, 3).setText(str(row["area"]))
             self._store()
 

@@ -10,7 +10,7 @@ from .common import CommandError, intensity_from_args, load_model_from_args, rea
 
 def everything_settings(args) -> dict:
     """segment-everything settings from ``--grid``/``--tile-size``/``--tile-overlap`` (shared with batch)."""
-    settings = {"points_per_side": args.grid}
+    settings = {} if args.grid is None else {"grid": True, "points_per_side": args.grid}
     if args.tile_size is not None:
         settings["tile_size"] = args.tile_size
     if args.tile_overlap is not None:
@@ -21,8 +21,9 @@ def everything_settings(args) -> dict:
 def add_everything_arguments(parser) -> None:
     group = parser.add_argument_group("--all: segment every object")
     group.add_argument("--all", action="store_true", help="segment every object (no prompt): labels, uncertainty, "
-                       "<stem>_objects.csv ranked by uncertainty score")
-    group.add_argument("--grid", type=int, default=16, help="--all: grid points per side per tile (density; default 16)")
+                       "<stem>_objects.csv ranked by review score (most likely wrong first)")
+    group.add_argument("--grid", type=int, help="--all: also click an N×N grid per tile where the image proposals "
+                       "found no object (density; default: no grid)")
     group.add_argument("--tile-size", type=int, help="--all: tile side in px (0: no tiles; default: the model's input "
                        "size when the image is larger)")
     group.add_argument("--tile-overlap", type=int, help="--all: px shared by neighbouring tiles (default: a quarter tile)")
@@ -67,7 +68,8 @@ def run_segment_all(args) -> int:
     print(f"summary:     {outputs.summary}")
     if outputs.result.objects:
         worst = outputs.result.ranked()[0]
-        print(f"review first: object {worst.id} (uncertainty score {worst.uncertainty_score:.3f})")
+        print(f"review first: object {worst.id} (review score {worst.review_score:.3f}, "
+              f"uncertainty score {worst.uncertainty_score:.3f})")
     return 0
 
 

@@ -26,6 +26,8 @@ from ..inference.volume_projection import grown_box
 
 LOG_SCALE = 0.7  # σ of the LoG in units of r / √2
 PEAK_DISTANCE = 0.6  # least distance between two markers, in units of r
+BOX_MARGIN = 0.1  # the box prompt: the region's box grown by this share of its side (at least 2 px)
+MIN_POPULATION = 4  # fewer components than this (specks aside): one region each, no splitting
 SPECK = 0.02  # components under this share of the largest one's area do not set r
 
 
@@ -81,8 +83,11 @@ def blob_regions(image: np.ndarray, min_area: int = 12) -> np.ndarray:
     mask, smoothed = foreground(image, min_area)
     if not mask.any():
         return np.zeros(mask.shape, np.int32)
-    distance = ndimage.distance_transform_edt(mask)
     components, count = ndimage.label(mask)
+    areas = np.bincount(components.ravel(), minlength=count + 1)[1:]
+    if np.count_nonzero(areas >= SPECK * areas.max()) < MIN_POPULATION:  # too few objects to know their size
+        return components.astype(np.int32)
+    distance = ndimage.distance_transform_edt(mask)
     radius = typical_radius(distance, components, count)
     sigma = max(1.0, LOG_SCALE * radius / np.sqrt(2))
     response = -ndimage.gaussian_laplace(smoothed, sigma) * sigma**2
@@ -112,7 +117,7 @@ def blob_seeds(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, list[
         full[window] = region
         ys, xs = np.nonzero(region)
         centre = [float(xs.mean() + window[1].start) + 0.5, float(ys.mean() + window[0].start) + 0.5]
-        seeds.append((grown_box(full), centre, index))
+        seeds.append((grown_box(full, margin=BOX_MARGIN, min_margin=2), centre, index))
     return regions, seeds
 
 

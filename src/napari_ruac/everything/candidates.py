@@ -25,6 +25,7 @@ class Candidate:
     stability: float
     prompt_box: list[float] = field(default_factory=list)  # the final prompt [x0, y0, x1, y1] (image px)
     point: tuple[float, float] | None = None  # the grid point (x, y) it came from
+    checks: dict = field(default_factory=dict)  # agreement with other prompts (image.py), for the review score
     coarse: bool = False  # from the whole-image pass of a tiled run (only for objects too large for the tiles)
 
     @property

@@ -57,7 +57,7 @@ def objects_csv_path(labels_path: str | os.PathLike) -> Path:
 
 def object_table(result: EverythingResult, voxel_volume: float = 1.0, unit: str = "pixels",
                  statuses: dict[int, str] | None = None) -> list[dict]:
-    """One dict per object, ranked most uncertain first (``rank`` 1), in CSV column order."""
+    """One dict per object, ranked most likely wrong first (``rank`` 1, review score), in CSV column order."""
     return rows_to_table(result.ranked(), result.labels.ndim, voxel_volume, unit, statuses)
 
 
@@ -70,10 +70,12 @@ def rows_to_table(objects, ndim: int, voxel_volume: float = 1.0, unit: str = "pi
     for rank, row in enumerate(objects, start=1):
         n = len(axes)
         entry = dict(id=row.id, rank=rank, status=statuses.get(row.id, ""),
+                     review_score=round(row.review_score, 6),
                      uncertainty_score=round(row.uncertainty_score, 6), area=row.area,
                      physical_volume=round(row.area * voxel_volume, 6), physical_unit=unit,
                      predicted_iou=round(row.predicted_iou, 6), stability=round(row.stability, 6),
-                     mean_uncertainty=round(row.mean_uncertainty, 6), max_uncertainty=round(row.max_uncertainty, 6))
+                     mean_uncertainty=round(row.mean_uncertainty, 6), max_uncertainty=round(row.max_uncertainty, 6),
+                     proposal_iou=round(row.proposal_iou, 6), kept=round(row.kept, 6), click_iou=round(row.click_iou, 6))
         entry.update({f"{a}0": row.bbox[i] for i, a in enumerate(axes)})
         entry.update({f"{a}1": row.bbox[n + i] for i, a in enumerate(axes)})
         entry.update({f"centroid_{a}": round(row.centroid[i], 3) for i, a in enumerate(axes)})
@@ -92,7 +94,7 @@ def write_objects_csv(path: str | os.PathLike, rows: list[dict]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        buffer.write("id,rank,status,uncertainty_score,area,physical_volume,physical_unit\n")
+        buffer.write("id,rank,status,review_score,uncertainty_score,area,physical_volume,physical_unit\n")
     atomic_write_text(path, buffer.getvalue())
     return path
 
@@ -112,9 +114,11 @@ def read_objects_csv(path: str | os.PathLike) -> list[dict]:
             for key in ("id", "rank", "area"):
                 if row.get(key) not in (None, ""):
                     row[key] = int(row[key])
-            for key in ("uncertainty_score", "predicted_iou", "stability", "mean_uncertainty", "max_uncertainty"):
+            for key in ("review_score", "uncertainty_score", "predicted_iou", "stability", "mean_uncertainty",
+                        "max_uncertainty", "proposal_iou", "kept", "click_iou"):
                 if row.get(key) not in (None, ""):
                     row[key] = float(row[key])
+            row.setdefault("review_score", row["uncertainty_score"])  # a CSV from before the review score
             if row["status"] not in STATUSES:
                 raise ValueError(f"{path}: object {row['id']} has status {row['status']!r}; "
                                  f"use one of {', '.join(s or '(empty)' for s in STATUSES)}.")

@@ -103,8 +103,12 @@ class EverythingRun:
             for start in range(0, len(own), s.batch_size):
                 self._decode_boxes(own[start : start + s.batch_size], window)
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
-            foreground = self.predictor.predict(box=[0, 0, x1 - x0, y1 - y0]).probability > 0.5
-            self.decoded += 1
+            if s.blobs:  # the grid fills in where the proposals' masks were rejected
+                foreground = self._regions[y0:y1, x0:x1] > 0
+            if s.seeds or not s.blobs:
+                model_foreground = self.predictor.predict(box=[0, 0, x1 - x0, y1 - y0]).probability > 0.5
+                self.decoded += 1
+                foreground = foreground | model_foreground if s.blobs else model_foreground
             seeds = object_seeds(foreground, s.seed_distance, s.min_area, s.seed_depth) if s.seeds else []
             seeds = [(box, c) for box, c in seeds if self._worth_decoding(box, c, window, coarse)]
             for start in range(0, len(seeds), s.batch_size):
@@ -182,8 +186,9 @@ class EverythingRun:
                      local_points=False)
 
     def _decode_boxes(self, seeds, window) -> None:
-        """Decode image-proposed boxes (blobs.py) in ``window``; with ``refine_with_box`` each is decoded
-        again from the box of its first mask (the proposal only has to find the object)."""
+        """Decode image-proposed boxes (blobs.py) in ``window`` (not refined again from their masks' boxes:
+        that lets a mask that leaked into a neighbour grow further), and the click at each proposal's
+        centre, whose agreement with the box's mask is one of the review score's checks."""
         s = self.settings
         y0, x0 = window[:2]
         h, w = window[2] - y0, window[3] - x0
@@ -191,25 +196,26 @@ class EverythingRun:
         centres = [[c[0] - x0, c[1] - y0] for _, c, _ in seeds]
         predictions = self.predictor.predict_batch(boxes=boxes, batch_size=s.batch_size)
         self.decoded += len(boxes)
-        if s.blob_split:  # a mask may not take the pixels of a neighbouring proposal (touching objects)
-            regions = self._regions[y0 : y0 + h, x0 : x0 + w]
-            for pred, (_, _, index) in zip(predictions, seeds):
-                pred.mask &= (regions == index) | (regions == 0)
-        if s.refine_with_box:
-            again = [i for i, pred in enumerate(predictions) if pred.area >= s.min_area]
-            if again:
-                refined_boxes = [grown_box(predictions[i].mask, margin=0.1, min_margin=2) for i in again]
-                refined = self.predictor.predict_batch(boxes=refined_boxes, batch_size=s.batch_size)
-                self.decoded += len(again)
-                for i, box, pred in zip(again, refined_boxes, refined):
-                    predictions[i], boxes[i] = pred, box
-        self._accept(predictions, boxes, centres, window, False)
+        points = self.predictor.predict_batch(points=[[c] for c in centres], labels=[[1]] * len(centres),
+                                              batch_size=s.batch_size)
+        self.decoded += len(centres)
+        regions = self._regions[y0 : y0 + h, x0 : x0 + w]
+        checks = []
+        for pred, point, (_, _, index) in zip(predictions, points, seeds):
+            region = regions == index
+            whole = pred.mask.copy()
+            if s.blob_split:  # a mask may not take the pixels of a neighbouring proposal (touching objects)
+                pred.mask &= region | (regions == 0)
+            checks.append(dict(proposal_iou=_iou(whole, region), kept=pred.area / max(1, int(whole.sum())),
+                               click_iou=_iou(whole, point.mask)))
+        self._accept(predictions, boxes, centres, window, False, checks=checks)
 
-    def _accept(self, predictions, boxes, points, window, coarse: bool, local_points: bool = True) -> None:
+    def _accept(self, predictions, boxes, points, window, coarse: bool, local_points: bool = True, checks=None) -> None:
         """Keep the predictions that pass the size, quality, stability and tile-edge filters."""
         s = self.settings
         y0, x0 = window[:2]
-        for pred, box, point in zip(predictions, boxes, points):
+        checks = checks or [{}] * len(predictions)
+        for pred, box, point, check in zip(predictions, boxes, points, checks):
             if pred.area < s.min_area or pred.iou < s.pred_iou_threshold:
                 continue
             stability = stability_score(pred.probability)
@@ -220,7 +226,7 @@ class EverythingRun:
                 pred.mask, pred.probability, pred.uncertainty, (y0, x0), s.margin,
                 predicted_iou=float(pred.iou), stability=stability,
                 prompt_box=[] if box is None else [box[0] + x0, box[1] + y0, box[2] + x0, box[3] + y0],
-                point=(float(px), float(py)), coarse=coarse,
+                point=(float(px), float(py)), coarse=coarse, checks=check,
             )
             if cand is None:
                 continue
@@ -258,3 +264,8 @@ class EverythingRun:
             decoded=self.decoded,
             candidates=len(self.candidates),
         )
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int(np.logical_or(a, b).sum())
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..metrics import object_score
 from .candidates import Candidate
+from .review import review_score
 
 
 @dataclass
@@ -15,7 +16,9 @@ class ObjectRow:
     """One object. ``bbox``: (y0, x0, y1, x1) in 2D, (z0, y0, x0, z1, y1, x1) in 3D, end exclusive;
     ``centroid`` in the same axis order. ``uncertainty_score`` is what the review ranks by
     (``napari_ruac.metrics.object_score``: mean U over the mask dilated by 2 px and the uncertain
-    parts attached to it, the object score of the uncertainty study)."""
+    parts attached to it, the object score of the uncertainty study); ``review_score`` is what the
+    review ranks by (``everything/review.py``: the uncertainty score combined with the object's checks,
+    ``proposal_iou``, ``kept``, ``click_iou``; nan when unknown)."""
 
     id: int
     area: int  # pixels (2D) or voxels (3D)
@@ -28,6 +31,15 @@ class ObjectRow:
     centroid: tuple[float, ...]
     prompt_box: list[float] = field(default_factory=list)  # the final box prompt [x0, y0, x1, y1]
     seed_slice: int | None = None  # 3D: the slice it was found on
+    proposal_iou: float = float("nan")
+    kept: float = float("nan")
+    click_iou: float = float("nan")
+    review_score: float = float("nan")  # computed from the others when not given
+
+    def __post_init__(self) -> None:
+        if self.review_score != self.review_score:
+            self.review_score = review_score(self.uncertainty_score, dict(
+                proposal_iou=self.proposal_iou, kept=self.kept, click_iou=self.click_iou))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,8 +64,8 @@ class EverythingResult:
         return len(self.objects)
 
     def ranked(self) -> list[ObjectRow]:
-        """Objects most likely wrong first (highest uncertainty score)."""
-        return sorted(self.objects, key=lambda r: -r.uncertainty_score)
+        """Objects most likely wrong first (highest review score, ``everything/review.py``)."""
+        return sorted(self.objects, key=lambda r: -r.review_score)
 
     def table(self) -> list[dict]:
         return [row.as_dict() for row in self.objects]
@@ -83,7 +95,7 @@ def object_rows(painted: list[tuple[Candidate, np.ndarray]], ndim: int = 2) -> l
     """Rows for painted 2D candidates (ids 1..N in order)."""
     return [
         row_for(i, own, cand.uncertainty, cand.window[:2], predicted_iou=cand.predicted_iou,
-                stability=cand.stability, prompt_box=list(cand.prompt_box))
+                stability=cand.stability, prompt_box=list(cand.prompt_box), **cand.checks)
         for i, (cand, own) in enumerate(painted, start=1)
     ]
 

@@ -32,8 +32,8 @@ class EverythingSettings:
     points_per_side: int = 16
     blobs: bool = True
     blob_split: bool = True
-    seeds: bool = True
-    grid: bool = True
+    seeds: bool = False
+    grid: bool = False
     seed_distance: int = 4
     seed_depth: float = 1.0
     tile_size: int | None = None
