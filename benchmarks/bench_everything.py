@@ -8,7 +8,7 @@ DSB2018 nuclei image bundled with the ``stardist`` package (read without importi
 Per dataset: precision / recall / F1 at IoU 0.5, mean IoU of the matched objects, and the
 **failure recall at 20 %**: of the failed objects (predictions whose best IoU with any true object
 is < 0.7, i.e. unmatched ones and poor matches), the fraction in the top 20 % of a ranking (per
-image, pooled). Rankings: our uncertainty score, SAM2's predicted IoU (lowest first), the entropy
+image, pooled). Rankings: the review score (everything/review.py, the order the review uses), our uncertainty score, SAM2's predicted IoU (lowest first), the entropy
 of the plain SAM2 probability of the same object (``sam2`` decoded from the same box), random
 (expected value). Then: time per 512² image and per object, a second run with another grid
 density on the same predictor (the embedding cache: decoder only), and the peak RSS of a tiled
@@ -97,6 +97,7 @@ def evaluate_image(model, image, truth, settings: dict) -> dict:
     ids = list(rows)
     entropy = sam2_entropy_scores(model, image, result, run) if ids else {}
     rankings = {
+        "review score": sorted(ids, key=lambda i: -rows[i].review_score),
         "uncertainty score": sorted(ids, key=lambda i: -rows[i].uncertainty_score),
         "predicted IoU": sorted(ids, key=lambda i: rows[i].predicted_iou),
         "sam2 entropy": sorted(ids, key=lambda i: -entropy[i]),
@@ -108,7 +109,7 @@ def evaluate_image(model, image, truth, settings: dict) -> dict:
     # the embedding cache: another grid density on the same predictor costs the decoder only
     misses = run.predictor.cache.misses
     other = EverythingRun(model, image, predictor=run.predictor,
-                          settings={**settings, "points_per_side": max(1, settings.get("points_per_side", 16) // 2)})
+                          settings={**settings, "grid": True, "points_per_side": max(1, settings.get("points_per_side", 16) // 2)})
     start = time.perf_counter()
     for _ in other:
         pass
@@ -172,7 +173,7 @@ tile = generate_scene("nuclei", {SEED0 + 99}, 512).image
 image = np.tile(tile, ({size} // 512 + 1, {size} // 512 + 1))[:{size}, :{size}]
 model = load_model("{model_name}", device="cpu")
 start = time.perf_counter()
-run = EverythingRun(model, image, settings=dict(points_per_side={points}))
+run = EverythingRun(model, image, settings={{}} if {points} is None else dict(grid=True, points_per_side={points}))
 passes = run.passes()
 if {max_tiles}:
     run.passes = lambda: passes[:{max_tiles}]
@@ -193,7 +194,7 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default="ruac-micro")
     parser.add_argument("--images", type=int, help="images per generated set (default 6; quick 2)")
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--grid", type=int, default=16, help="points per side")
+    parser.add_argument("--grid", type=int, help="also a grid of N×N clicks per tile (default: image proposals only)")
     parser.add_argument("--rss-size", type=int, help="side of the large tiled image (default 4096; quick 1024; 0: skip)")
     parser.add_argument("--rss-tiles", type=int, default=0, help="large image: process only the first N tiles (0: all)")
     parser.add_argument("--only-rss", action="store_true", help="skip the data sets; only the large-image run")
@@ -206,7 +207,7 @@ def main(argv=None) -> None:
 
     model = load_model(args.model, device="cpu")
     count = args.images or (2 if args.quick else 6)
-    settings = dict(points_per_side=args.grid)
+    settings = {} if args.grid is None else dict(grid=True, points_per_side=args.grid)
     print(f"# segment everything — {args.model}, {machine()}")
     summaries = []
     for name, images in ([] if args.only_rss else datasets(count, args.size)):
@@ -218,7 +219,7 @@ def main(argv=None) -> None:
         print(f"F1@0.5 {s['f1']:.3f}  precision {s['precision']:.3f}  recall {s['recall']:.3f}  matched IoU {s['matched_iou']:.3f}")
         print("failure recall@20%: " + "  ".join(f"{k} {v:.3f}" for k, v in fr.items()))
         print(f"time: {s['seconds_per_image']:.1f} s per image (median), {s['ms_per_object']:.0f} ms per object, "
-              f"{s['decoded_per_image']:.0f} prompts decoded per image; second run (grid {max(1, args.grid // 2)}): "
+              f"{s['decoded_per_image']:.0f} prompts decoded per image; second run (grid {max(1, (args.grid or 16) // 2)}): "
               f"{s['second_run_seconds']:.1f} s, {s['second_run_encodes']} new encodes")
     rss_size = args.rss_size if args.rss_size is not None else (1024 if args.quick else 4096)
     memory = None
