@@ -230,3 +230,13 @@ def test_objects_larger_than_the_tile_overlap_are_found_whole(micro):
         pass
     tp, predicted, true = _matched(run.result().labels, truth)
     assert true == 3 and tp >= 2 and predicted <= 4, (tp, predicted, true)
+
+
+def test_the_model_seed_and_grid_path_still_finds_the_objects(micro):
+    # without image proposals: the model's own foreground seeds, then a grid of clicks fills in
+    image, truth = blob_scene(seed=3, size=192, count=5)
+    result = segment_everything(micro, image, blobs=False, seeds=True, grid=True, points_per_side=4)
+    tp, predicted, true = _matched(result.labels, truth)
+    assert tp >= 3 and predicted <= 8, (tp, predicted, true)
+    _check_consistent(result)
+    assert all(row.review_score == row.uncertainty_score for row in result.objects)  # no checks on this path

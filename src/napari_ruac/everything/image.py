@@ -1,5 +1,6 @@
-"""Segment everything in one 2D image: a grid of clicks per tile → batched decoding from the
-cached embedding → box refinement → quality, stability and overlap filters → labels.
+"""Segment everything in one 2D image: one box per object proposed from the image (blobs.py), decoded in
+batches per tile from the cached embedding (optionally model-foreground seeds and a grid of clicks) →
+quality, stability and overlap filters → labels.
 
 ``EverythingRun`` is the work: iterate it for progress events (stop iterating to cancel), then
 ``result()`` assembles whatever candidates are finished into consistent, non-overlapping labels.
