@@ -41,7 +41,7 @@ PREFIX = "ruac_objects_"
 
 
 class ObjectReview(QWidget):
-    """Objects of a labels layer, most uncertain first; see the module doc."""
+    """Objects of a labels layer, most likely wrong first (review score); see the module doc."""
 
     def __init__(self, viewer) -> None:
         super().__init__()
@@ -128,7 +128,7 @@ class ObjectReview(QWidget):
         for rank, row in enumerate(self.rows, start=1):
             row["rank"] = rank
         self._fill()
-        self.summary.setText(f"{len(self.rows)} objects, most uncertain first." if self.rows else "No objects.")
+        self.summary.setText(f"{len(self.rows)} objects, most likely wrong first." if self.rows else "No objects.")
         return self.rows
 
     def _fill(self) -> None:

@@ -3,7 +3,7 @@
 Regions and their ranking come from ``napari_ruac.review`` (score = mean uncertainty × physical
 size). Clicking a row moves the viewer to the region's most covered slice, centres and zooms
 on it, outlines it in a marker layer and selects its label in the mask layer.
-The **Objects** mode (object_review.py) lists every object instead, most uncertain first.
+The **Objects** mode (object_review.py) lists every object instead, most likely wrong first (review score).
 """
 
 from __future__ import annotations
