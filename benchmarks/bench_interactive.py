@@ -3,7 +3,11 @@ corrective click.
 
 Each object starts from a box (and, separately, from one positive click at its most interior
 pixel) and gets up to ``--iterations`` (8) corrective clicks, every click added to the earlier
-prompts (no mask input, micro-sam's default). The click comes from:
+prompts. Each iteration also feeds the previous mask back as the mask prompt (micro-sam's
+``use_masks=True``; for ruac-micro, trained with the prompt map, the mask goes in as its region map,
+``ImagePredictor.refine_mask`` — its raw logits would replace the map the model localises with).
+``--no-mask-input`` gives micro-sam's default ``use_masks=False`` (points and box only). All four
+sources run under the same protocol. The click comes from:
 
   oracle     the most interior pixel of the largest error region, with its true sign (needs the
              ground truth; the field's standard);
@@ -105,11 +109,11 @@ def oracle_click(mask: np.ndarray, truth: np.ndarray):
     return [col + 0.5, row + 0.5], int(truth[row, col])
 
 
-def suggested_click(predictor, prediction, points, box, truth, stats):
+def suggested_click(predictor, prediction, points, labels, box, truth, stats):
     from napari_ruac.uq.suggest import SuggestionError
 
     try:
-        found = predictor.suggest_click(prediction, points=points or None, box=box)
+        found = predictor.suggest_click(prediction, points=points or None, labels=labels or None, box=box)
     except SuggestionError:
         found = []
     if not found:
@@ -137,7 +141,16 @@ def random_click(prediction, points, truth, rng, stats):
 
 
 # ---- protocol --------------------------------------------------------------------------------
-def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng, stats) -> list[float]:
+def next_prediction(predictor, previous, box, points, labels, method: str, mask_input: bool):
+    """The prediction after a corrective click: with ``mask_input`` the previous mask is the mask
+    prompt (as refine_mask feeds it; an empty one falls back to points and box only)."""
+    if mask_input and previous.mask.any():
+        return predictor.refine_mask(previous.mask, points=points, labels=labels, box=box, method=method)
+    return predictor.predict(box=box, points=points, labels=labels, method=method, multimask=False)
+
+
+def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng, stats,
+               mask_input: bool = True) -> list[float]:
     method = "sam2" if strategy == "sam2" else "ruac"
     ys, xs = np.nonzero(truth)
     box, points, labels = None, [], []
@@ -154,11 +167,11 @@ def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng
         elif strategy == "random":
             click = random_click(prediction, points, truth, rng, stats)
         else:
-            click = suggested_click(predictor, prediction, points, box, truth, stats)
+            click = suggested_click(predictor, prediction, points, labels, box, truth, stats)
         if click is not None:
             points.append(click[0])
             labels.append(click[1])
-            prediction = predictor.predict(box=box, points=points, labels=labels, method=method, multimask=False)
+            prediction = next_prediction(predictor, prediction, box, points, labels, method, mask_input)
         scores.append(iou(prediction.mask, truth))
     return scores
 
@@ -219,6 +232,8 @@ def main(argv=None) -> int:
                         help="index of the first generated scene per kind (0 was used to tune suggest_click)")
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--model", default="ruac-micro")
+    parser.add_argument("--no-mask-input", dest="mask_input", action="store_false",
+                        help="points and box only (micro-sam's use_masks=False); default: the previous mask is fed back")
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--plot", type=Path, help="write the mIoU-per-iteration plot here (PNG)")
     args = parser.parse_args(argv)
@@ -246,7 +261,8 @@ def main(argv=None) -> int:
             for truth in objects:
                 for start in STARTS:
                     for strategy in STRATEGIES:
-                        scores = run_object(predictor, truth, start, strategy, args.iterations, rng, stats[strategy])
+                        scores = run_object(predictor, truth, start, strategy, args.iterations, rng, stats[strategy],
+                                            args.mask_input)
                         curves.setdefault(f"{dataset}|{start}|{strategy}", []).append(scores)
                         curves.setdefault(f"all|{start}|{strategy}", []).append(scores)
             print(f"{dataset}: {len(objects)} objects done ({time.time() - started:.0f} s)", file=sys.stderr)

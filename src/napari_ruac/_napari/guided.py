@@ -97,8 +97,8 @@ class GuidedCorrection:
             uncertainty = results.preview_uncertainty[index]
             prompt = prompts_from_layers(w.prompt_layers_for(image_layer)).get(index, {})
             found = suggest_clicks(
-                mask.astype(np.float32), uncertainty, mask, points=prompt.get("points"), box=prompt.get("box"),
-                n=1, edge_width=edge_width_for(mask.shape, w.model.image_size),
+                mask.astype(np.float32), uncertainty, mask, points=prompt.get("points"), labels=prompt.get("labels"),
+                box=prompt.get("box"), n=1, edge_width=edge_width_for(mask.shape, w.model.image_size),
             )  # fmt: skip
         except Exception as exc:
             show_error(error_message(exc))
@@ -127,8 +127,8 @@ class GuidedCorrection:
             self.layer.data = coords
             self.layer.face_color = colour
         viewer.layers.selection.active = self.widget.prompt_layers_for(image_layer).points
-        kind = "missed part → positive click" if s.positive else "leak → negative click"
-        text = f"Suggested: {kind} at x={s.x:.0f}, y={s.y:.0f}. {KEYS_HELP}."
+        kind = "positive click (object)" if s.positive else "negative click (background)"
+        text = f"Suggested: {kind} at x={s.x:.0f}, y={s.y:.0f} — {s.reason}. {KEYS_HELP}."
         self.widget.status.setText(text)
         viewer.help = KEYS_HELP
 

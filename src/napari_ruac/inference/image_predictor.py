@@ -314,9 +314,10 @@ class ImagePredictor:
     ) -> list[ClickSuggestion]:
         """Up to ``n`` ranked corrective clicks for ``prediction`` (rule: ``uq/suggest.py``).
 
-        ``points``: the clicks already made ([[x, y], ...]), never suggested again; ``box``: the
-        box prompt, if any (it widens the object's extent). Each suggestion has ``x``, ``y``
-        (image pixels), ``positive`` (a missed part) or not (a leak), and a ``score``.
+        ``points``: the clicks already made ([[x, y], ...]), never suggested again, with their
+        ``labels`` (1/0; a part of the mask holding a positive click is kept); ``box``: the box
+        prompt, if any (mask beyond it is a leak, a side it does not reach a missed part). Each
+        suggestion has ``x``, ``y`` (image pixels), ``positive`` or not, ``score`` and ``reason``.
         """
         rule.setdefault("edge_width", edge_width_for(prediction.probability.shape[:2], self.model.image_size))
         return suggest_clicks(

@@ -157,7 +157,8 @@ class VolumePredictor:
         """Corrective clicks on one slice ``z`` of a volume result (the rule of ``uq/suggest.py``).
 
         ``object_id`` picks one object of a multi-object result (default: every object); a
-        SliceResult needs no ``z``. ``points`` are the clicks already made on that slice.
+        SliceResult needs no ``z``. ``points`` (and ``labels``, passed on) are the clicks already made on
+        that slice.
         """
         if isinstance(result, SliceResult):
             probability, uncertainty, mask = result.probability, result.uncertainty, result.mask
