@@ -11,8 +11,8 @@ from scipy import ndimage
 from napari_ruac.uq.suggest import ClickSuggestion, SuggestionError, suggest_clicks
 
 SIZE = 128
-KINDS = ("outside the box", "a part without a click", "a box side the mask does not reach", "a protrusion of the mask",
-         "a concavity or hole of the mask", "uncertain, outside the mask", "uncertain, inside the mask", "most uncertain")
+KINDS = ("outside the box", "a part without a click", "a box side the mask does not reach",
+         "a protrusion of the mask", "a concavity or hole of the mask", "uncertain, outside the mask", "uncertain, inside the mask", "most uncertain")
 
 
 def _disk(cy, cx, r, size=SIZE):
