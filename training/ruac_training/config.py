@@ -107,7 +107,7 @@ def validate(config: dict) -> None:
     size = model.get("image_size")
     if size is not None and (int(size) % 32 or int(size) < 64):
         raise ConfigError(f"model.image_size must be a multiple of 32 and ≥ 64, got {size}.")
-    known_parts = {"image_encoder", "prompt_encoder", "mask_decoder", "head", "extras"}
+    known_parts = {"image_encoder", "prompt_encoder", "mask_decoder", "head", "extras", "memory"}
     unknown = set(model.get("freeze") or []) - known_parts
     if unknown:
         raise ConfigError(f"model.freeze lists {sorted(unknown)}; choose from {sorted(known_parts)}.")
@@ -132,6 +132,30 @@ def validate(config: dict) -> None:
         raise ConfigError(f"run.precision must be auto, bf16 or fp32, got {config['run']['precision']!r}.")
     if config["val"]["mode"] not in ("max", "min"):
         raise ConfigError(f"val.mode must be 'max' or 'min', got {config['val']['mode']!r}.")
+    _validate_mode(config)
+
+
+def _validate_mode(config: dict) -> None:
+    """train.mode and, in memory mode, the memory section and clip data entries."""
+    mode = config["train"].get("mode", "image")
+    if mode not in ("image", "memory"):
+        raise ConfigError(f"train.mode must be 'image' (single images) or 'memory' (SAM2's video-memory path on "
+                          f"z-stack clips), got {mode!r}.")
+    if mode != "memory":
+        return
+    if int(config["memory"]["frames"]) < 2:
+        raise ConfigError(f"memory.frames must be ≥ 2 (one prompted slice, at least one tracked), got {config['memory']['frames']}.")
+    if int(config["memory"]["max_stride"]) < 1:
+        raise ConfigError(f"memory.max_stride must be ≥ 1, got {config['memory']['max_stride']}.")
+    if "memory" in (config["model"].get("freeze") or []):
+        raise ConfigError("train.mode memory trains the memory part: remove 'memory' from model.freeze.")
+    for section in ("train", "val"):
+        entries = config["data"].get(section) or []
+        for entry in [entries] if isinstance(entries, dict) else entries:
+            if not isinstance(entry, dict) or entry.get("type") != "synthetic_volumes":
+                kind = entry.get("type") if isinstance(entry, dict) else entry
+                raise ConfigError(f"train.mode memory reads data.{section} entries of type 'synthetic_volumes' "
+                                  f"(generated z-stacks), got {kind!r}.")
 
 
 def save_config(config: dict, path: str | Path) -> None:

@@ -13,6 +13,10 @@ from .attackers import DeformationAdversary, StyleAdversary
 from .config import ConfigError
 
 PARTS = ("image_encoder", "prompt_encoder", "mask_decoder", "head", "extras")
+#: SAM2's video-memory modules (top-level attributes of SAM2Base): the ``memory`` part, trained only in
+#: ``train.mode: memory`` (image mode never touches it, so its optimizer groups stay as they were).
+MEMORY_MODULES = ("memory_encoder", "memory_attention", "obj_ptr_proj", "obj_ptr_tpos_proj", "maskmem_tpos_enc",
+                  "no_mem_pos_enc", "no_obj_ptr", "no_obj_embed_spatial", "mask_downsample")
 
 
 def _extra_head(name: str, spec: dict) -> nn.Module:
@@ -61,7 +65,7 @@ def build_attackers(attack_cfg: dict, feature_dim: int) -> nn.ModuleDict:
 
 
 def model_parts(model: RUACModel) -> dict[str, list[nn.Parameter]]:
-    """The model's parameters by part; SAM2's video-memory modules belong to none (never trained)."""
+    """The model's parameters by part; ``memory`` holds SAM2's video-memory modules."""
     sam = model.sam2
     encoder = list(sam.image_encoder.parameters())
     if hasattr(sam, "no_mem_embed"):
@@ -72,14 +76,16 @@ def model_parts(model: RUACModel) -> dict[str, list[nn.Parameter]]:
         "mask_decoder": list(sam.sam_mask_decoder.parameters()),
         "head": list(model.head.parameters()),
         "extras": list(model.extras.parameters()),
+        "memory": [p for name, p in sam.named_parameters() if name.split(".")[0] in MEMORY_MODULES],
     }
 
 
-def apply_freeze(model: RUACModel, freeze: list[str]) -> list[str]:
-    """Set requires_grad by part; returns the trainable parts. Frozen parts run in eval mode."""
+def apply_freeze(model: RUACModel, freeze: list[str], memory: bool = False) -> list[str]:
+    """Set requires_grad by part; returns the trainable parts. Frozen parts run in eval mode.
+    The ``memory`` part can train only when ``memory`` (train.mode: memory)."""
     for p in model.parameters():
         p.requires_grad_(False)
-    trainable = [part for part in PARTS if part not in set(freeze)]
+    trainable = [part for part in (*PARTS, "memory") if part not in set(freeze) and (memory or part != "memory")]
     for part, params in model_parts(model).items():
         for p in params:
             p.requires_grad_(part in trainable)
@@ -95,6 +101,8 @@ def set_train_mode(model: RUACModel, trainable: list[str]) -> None:
         "mask_decoder": model.sam2.sam_mask_decoder,
         "head": model.head,
         "extras": model.extras,
+        "memory": nn.ModuleList([getattr(model.sam2, name) for name in ("memory_encoder", "memory_attention")
+                                 if isinstance(getattr(model.sam2, name, None), nn.Module)]),
     }
     for part in trainable:
         modules[part].train()

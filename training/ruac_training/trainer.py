@@ -20,23 +20,26 @@ from typing import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from napari_ruac.models import resolve_device
 
 from . import checkpointing as ckpt
 from .config import ConfigError, save_config
-from .data import build_datasets, build_loader
+from .data import build_clip_datasets, build_datasets, build_loader
 from .distributed import all_reduce_sum, barrier, device_for_rank, init_distributed
 from .model_setup import (
     apply_freeze, autocast_dtype, build_attackers, build_training_model, parameter_groups, set_train_mode,
 )
+from .memory_step import MemorySettings, MemoryTrainingStep, validate_memory
 from .schedule import apply_lr, lr_factor
 from .step import LOG_KEYS, PhaseWeights, RUACTrainingStep, StepSettings, phase_weights
 from .tensorboard import Board
 from .validation import validate
 
 log = logging.getLogger("ruac_training")
+MEMORY_PHASE = PhaseWeights("memory", 1.0, 0.0, 0.0, 0.0, False)
 # DDP's note that a 1×1 conv's gradient has other strides than its bucket view: harmless, and noisy
 warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
 
@@ -106,11 +109,16 @@ class Trainer:
     def _build(self, config: dict) -> None:
         torch.manual_seed(self.seed)  # identical random initialisation on every rank
         model = build_training_model(config["model"])
-        self.trainable = apply_freeze(model, config["model"].get("freeze") or [])
-        attackers = build_attackers(config["attack"], feature_dim=int(model.sam2.hidden_dim))
+        self.memory_mode = config["train"].get("mode", "image") == "memory"
+        self.trainable = apply_freeze(model, config["model"].get("freeze") or [], memory=self.memory_mode)
+        # memory mode: SAM2's video path on clips (memory_step.py); no attackers, no UAA game
+        attackers = nn.ModuleDict() if self.memory_mode else build_attackers(config["attack"], feature_dim=int(model.sam2.hidden_dim))
         self.model, self.attackers = model.to(self.device), attackers.to(self.device)
-        settings = StepSettings.from_config(config, encoder_trainable="image_encoder" in self.trainable)
-        self.step_module = RUACTrainingStep(self.model, self.attackers, settings)
+        encoder_trainable = "image_encoder" in self.trainable
+        if self.memory_mode:
+            self.step_module = MemoryTrainingStep(self.model, MemorySettings.from_config(config, encoder_trainable))
+        else:
+            self.step_module = RUACTrainingStep(self.model, self.attackers, StepSettings.from_config(config, encoder_trainable))
         use_ddp = self.dist.world_size > 1 or config["distributed"]["wrap_single"]
         self.forward = self.step_module
         if use_ddp:
@@ -122,7 +130,8 @@ class Trainer:
         groups = parameter_groups(self.model, self.attackers, self.trainable, optim)
         self.optimizer = torch.optim.AdamW(groups, betas=tuple(optim["betas"]))
         data = config["data"]
-        train_set, val_set = build_datasets(data, self.model.image_size, self.seed)
+        build = build_clip_datasets if self.memory_mode else build_datasets
+        train_set, val_set = build(data, self.model.image_size, self.seed, **({"memory": config["memory"]} if self.memory_mode else {}))
         pin = self.device.type == "cuda" if data["pin_memory"] == "auto" else bool(data["pin_memory"])
         rank, world = self.dist.rank, self.dist.world_size
         self.train_set = train_set
@@ -210,6 +219,8 @@ class Trainer:
         return bool(all_reduce_sum(flag).item() > 0)
 
     def phase(self) -> PhaseWeights:
+        if self.memory_mode:
+            return MEMORY_PHASE
         return phase_weights(self.step / self.steps_per_epoch, self.config["loss"])
 
     def iter_train(self) -> Iterator[Progress]:
@@ -305,7 +316,10 @@ class Trainer:
     def _validate(self, epoch: int) -> Progress:
         if self.val_loader is None:
             return Progress("validation", self.step, self.total_steps, epoch, values={})
-        metrics = validate(self.model, self.val_loader, self.device, self.autocast, self.config["val"]["max_batches"])
+        if self.memory_mode:
+            metrics = validate_memory(self.model, self.val_loader, self.device, self.config["val"]["max_batches"])
+        else:
+            metrics = validate(self.model, self.val_loader, self.device, self.autocast, self.config["val"]["max_batches"])
         self.board.scalars(metrics, self.step, prefix="val")
         log.info("validation at step %d: %s", self.step, " ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
         key, mode = self.config["val"]["metric"], self.config["val"]["mode"]

@@ -155,6 +155,6 @@ def track_frame(
         mask_logit=mask_logit,
         probability=probability,
         uncertainty=uncertainty,
-        iou=float(selected.iou[0]),
-        object_score=float(selected.object_score[0]),
+        iou=float(selected.iou[0].detach()),
+        object_score=float(selected.object_score[0].detach()),
     )

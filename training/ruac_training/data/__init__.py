@@ -1,5 +1,6 @@
 """Training data: on-disk layouts → objects → model-ready tensors → resumable loaders."""
 
+from .clips import ClipDataset, build_clip_datasets
 from .dataset import ObjectDataset, to_tensors
 from .loader import ResumableSampler, build_datasets, build_loader, split_items
 from .objects import extract_objects
@@ -17,6 +18,8 @@ from .sources import (
 )
 
 __all__ = [
+    "ClipDataset",
+    "build_clip_datasets",
     "SOURCE_TYPES",
     "DataError",
     "FolderSource",

@@ -108,7 +108,8 @@ def build_loader(
     train: bool,
 ) -> tuple[DataLoader, ResumableSampler]:
     """A DataLoader over ``dataset`` with a ResumableSampler (train: shuffled, full batches only)."""
-    sampler = ResumableSampler(len(dataset), rank, world, seed, shuffle=train)
+    # a dataset whose consecutive items share work (ClipDataset: one rendered volume) keeps its order
+    sampler = ResumableSampler(len(dataset), rank, world, seed, shuffle=train and getattr(dataset, "shuffle", True))
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
