@@ -97,6 +97,14 @@ def test_stop_and_resume_continues_at_the_right_step_with_the_same_parameters(tm
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:3]
 
 
+def test_a_resume_takes_the_learning_rates_of_its_overrides(tmp_path):
+    run_all(memory_config(tmp_path / "run", "val.every_steps=null"), stop_at=1)
+    trainer = Trainer(memory_config(tmp_path / "run", "val.every_steps=null", "optim.lr.memory=0.002"), resume=True)
+    rates = {g["name"]: g["initial_lr"] for g in trainer.optimizer.param_groups}
+    trainer.close()
+    assert trainer.step == 1 and rates == {"memory": 0.002, "mask_decoder": 1e-4}
+
+
 def test_clips_are_deterministic_and_start_with_the_object_present(tmp_path):
     config = memory_config(tmp_path / "run")
     dataset = ClipDataset(config["data"]["train"], image_size=64, frames=3, max_objects=2, min_area=10,

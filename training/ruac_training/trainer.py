@@ -204,6 +204,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.attackers.load_state_dict(state["attackers"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # the config's rates win (ruac-train --resume RUN optim.lr.memory=...)
+            group["initial_lr"] = float(self.config["optim"]["lr"][group["name"]])
         self.step = int(state["step"])
         self.best = dict(state["best"])
         ckpt.set_rng_state(state["rng"])
