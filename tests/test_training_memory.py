@@ -12,6 +12,7 @@ from ruac_training.config import ConfigError, load_config
 from ruac_training.data.clips import ClipDataset
 from ruac_training.model_setup import MEMORY_MODULES
 from ruac_training.trainer import Trainer
+from training_support import run_all
 
 
 @pytest.fixture(autouse=True)
@@ -25,15 +26,6 @@ def memory_config(run_dir, *overrides):
     return load_config("tiny_memory", [f"run.dir={run_dir}", "run.seed=3", *overrides])
 
 
-def run_all(config, resume=False, stop_at=None):
-    trainer = Trainer(config, resume=resume)
-    events = []
-    for event in trainer.iter_train():
-        events.append(event)
-        if stop_at is not None and event.event == "step" and event.step == stop_at:
-            trainer.request_stop()
-    trainer.close()
-    return trainer, events
 
 
 def by_part(model) -> dict[str, dict[str, torch.Tensor]]:

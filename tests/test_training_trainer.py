@@ -14,7 +14,7 @@ from ruac_training import checkpointing
 from ruac_training.config import ConfigError, load_config
 from ruac_training.export import export_run
 from ruac_training.trainer import Trainer
-from training_support import tiny_config, write_blob_folder
+from training_support import run_all, tiny_config, write_blob_folder
 
 
 @pytest.fixture(autouse=True)
@@ -39,15 +39,6 @@ def fast_config(run_dir, data_root, *overrides):
     ])
 
 
-def run_all(config, resume=False, stop_at=None):
-    trainer = Trainer(config, resume=resume)
-    events = []
-    for event in trainer.iter_train():
-        events.append(event)
-        if stop_at is not None and event.event == "step" and event.step == stop_at:
-            trainer.request_stop()
-    trainer.close()
-    return trainer, events
 
 
 def assert_same_state(a: dict, b: dict):

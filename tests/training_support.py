@@ -45,3 +45,17 @@ def tiny_config(run_dir: Path, data_root: Path, **sections) -> dict:
     for section, values in sections.items():
         config.setdefault(section, {}).update(values)
     return config
+
+
+def run_all(config, resume=False, stop_at=None):
+    """Run a Trainer to its end (or request a stop after step ``stop_at``); (trainer, events)."""
+    from ruac_training.trainer import Trainer
+
+    trainer = Trainer(config, resume=resume)
+    events = []
+    for event in trainer.iter_train():
+        events.append(event)
+        if stop_at is not None and event.event == "step" and event.step == stop_at:
+            trainer.request_stop()
+    trainer.close()
+    return trainer, events

@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..inference.volume_projection import grown_box
+from .seeds import labelled_regions
 
 LOG_SCALE = 0.7  # σ of the LoG in units of r / √2
 PEAK_DISTANCE = 0.6  # least distance between two markers, in units of r
@@ -107,15 +108,8 @@ def blob_seeds(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, list[
     """(regions, [(box [x0, y0, x1, y1], centre [x, y], region id)]) in image pixels, one per proposed object."""
     regions = blob_regions(image, min_area)
     seeds = []
-    for index, window in enumerate(ndimage.find_objects(regions), start=1):
-        if window is None:
-            continue
-        region = regions[window] == index
-        if region.sum() < min_area:
-            continue
-        full = np.zeros(regions.shape, bool)
-        full[window] = region
-        ys, xs = np.nonzero(region)
+    for index, window, full in labelled_regions(regions, min_area):
+        ys, xs = np.nonzero(full[window])
         centre = [float(xs.mean() + window[1].start) + 0.5, float(ys.mean() + window[0].start) + 0.5]
         seeds.append((grown_box(full, margin=BOX_MARGIN, min_margin=2), centre, index))
     return regions, seeds

@@ -37,14 +37,20 @@ def object_seeds(foreground: np.ndarray, min_distance: int = 4, min_area: int = 
         markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     regions = watershed(-distance, markers, mask=foreground)
     seeds = []
+    for index, _, full in labelled_regions(regions, min_area):
+        y, x = peaks[index - 1]
+        seeds.append((grown_box(full), [float(x) + 0.5, float(y) + 0.5]))
+    return seeds
+
+
+def labelled_regions(regions: np.ndarray, min_area: int):
+    """(id, bounding slices, full-size bool mask) of every region of a label image with ≥ ``min_area`` px."""
     for index, window in enumerate(ndimage.find_objects(regions), start=1):
         if window is None:
             continue
         region = regions[window] == index
         if region.sum() < min_area:
             continue
-        full = np.zeros(foreground.shape, bool)
+        full = np.zeros(regions.shape, bool)
         full[window] = region
-        y, x = peaks[index - 1]
-        seeds.append((grown_box(full), [float(x) + 0.5, float(y) + 0.5]))
-    return seeds
+        yield index, window, full
