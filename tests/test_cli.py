@@ -102,8 +102,9 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys, argv, message)
     assert message in err and "Traceback" not in err
 
 
-def test_demo_segments_the_bundled_samples(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--objects", "1", "--method", "sam2", *MODEL]) == 0
+def test_demo_segments_the_bundled_samples(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --out, as `make demo` gives it
+    assert main(["demo", "--out", "demo", "--objects", "1", "--method", "sam2", *MODEL]) == 0
     report = (tmp_path / "demo" / "report.md").read_text()
     assert report.count("| nuclei") == 2 and "ct_phantom.nii.gz" in report
     assert list((tmp_path / "demo").rglob("*_overlay.png"))

@@ -50,7 +50,7 @@ def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS
     from .metrics import evaluate
     from .segmentation import run_segmentation
 
-    out = Path(out)
+    out = Path(out).absolute()  # outputs come back absolute; the report links them relative to it
     rows = []
     for path, labels, window in write_demo_inputs(out / "inputs"):
         data = read_image(path)
