@@ -23,7 +23,7 @@ OUTPUT = ROOT / "docs" / "screenshot_suggest.png"
 
 
 def pick_object(model, image, labels):
-    """(truth, click) of the first object whose first suggestion sits on an error with the right sign."""
+    """(truth, click) of the first object away from the edge whose first suggestion sits on an error with the right sign."""
     from napari_ruac.inference import ImagePredictor
 
     predictor = ImagePredictor(model)
@@ -32,6 +32,8 @@ def pick_object(model, image, labels):
     for object_id in ids[np.argsort(-areas)]:
         truth = labels == object_id
         ys, xs = np.nonzero(truth)
+        if min(ys.min(), xs.min()) < 8 or ys.max() >= truth.shape[0] - 8 or xs.max() >= truth.shape[1] - 8:
+            continue  # a cut object at the image's edge makes a poor picture
         row, col = int(np.median(ys)), int(np.median(xs))
         if not truth[row, col]:
             continue
