@@ -98,7 +98,7 @@ def test_the_new_rules_catch_slow_growth_box_shaped_masks_and_absent_objects():
     assert "sees no object here" in refusal(prediction, previous, 150, [0, 0, 40, 40], rules)
 
 
-@pytest.mark.parametrize("bad", [dict(patience=-1), dict(max_fill=0), dict(max_growth=0.9), dict(min_overlap=2),
+@pytest.mark.parametrize("bad", [dict(patience=-1), dict(max_fill=0), dict(min_contrast=1.0), dict(max_growth=0.9), dict(min_overlap=2),
                                  dict(nonsense=1), "strict"])
 def test_nonsense_tracking_rules_are_named(bad):
     with pytest.raises(ValueError, match="tracking rule"):
@@ -138,3 +138,39 @@ def test_volume_predictor_tracking_modes(tiny_model, tracking):
     assert VolumePredictor(tiny_model).tracking == "memory"  # SAM2 checkpoints: their video memory
     with pytest.raises(ValueError, match="tracking"):
         VolumePredictor(tiny_model, tracking="optical-flow")
+
+
+class MaskFollower(ThresholdPredictor):
+    """A model led by its mask prompt: it returns the prompted mask whatever the slice shows."""
+
+    def refine_mask(self, mask, box=None):
+        return Prediction(mask.copy(), mask.astype(np.float32), np.zeros(mask.shape, np.float32), 0.9, "fake")
+
+
+def test_the_fade_rule_stops_where_the_image_no_longer_shows_the_object():
+    z, y, x = np.mgrid[:10, :64, :64]
+    disc = (y - 32) ** 2 + (x - 32) ** 2 <= 8**2
+    brightness = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.6, 0.2, 0.05, 0.0])[:, None, None]
+    volume = (0.1 + brightness * disc).astype(np.float32)  # background 0.1; the disc fades out of focus above z 6
+    objects = {1: {4: dict(box=[22, 22, 43, 43])}}
+    by_z = {r.z: r for r in iter_projection(MaskFollower(), volume, objects, "forward", (0.0, 1.1))}
+    assert by_z[5].mask.any() and by_z[6].mask.any()  # 60 % of the prompted slice's contrast: still the object
+    assert not by_z[7].mask.any() and by_z[7].stopped.startswith("slice skipped: the object faded (edge contrast 20%")
+    assert by_z[8].stopped.startswith("tracking stopped: the object faded")
+    assert not by_z[9].mask.any()
+    off = {r.z: r for r in iter_projection(MaskFollower(), volume, objects, "forward", (0.0, 1.1), dict(min_contrast=0))}
+    assert all(off[k].mask.any() for k in range(5, 10))  # without the rule the shape is drawn on into empty slices
+
+
+def test_edge_contrast_is_inside_minus_a_ring_outside():
+    from napari_ruac.core.intensity import edge_contrast
+
+    image = np.ones((40, 40))
+    mask = np.zeros((40, 40), bool)
+    mask[15:25, 15:25] = True
+    image[mask] = 3.0
+    assert edge_contrast(image, mask) == pytest.approx(2.0)
+    assert edge_contrast(-image, mask) == pytest.approx(-2.0)  # a dark object: negative
+    assert edge_contrast(np.dstack([image, image]), mask) == pytest.approx(2.0)  # channels averaged
+    assert np.isnan(edge_contrast(image, np.zeros_like(mask)))
+    assert np.isnan(edge_contrast(image, np.ones_like(mask)))  # no ring left

@@ -134,3 +134,26 @@ def ct_normalise(volume: np.ndarray, foreground: np.ndarray | None = None, perce
     low, high = ct_range(volume, foreground, percentiles, window)
     mean, std = float(values.mean()), float(values.std())
     return ((np.clip(data, low, high) - mean) / max(std, 1e-8)).astype(np.float32)
+
+
+def edge_contrast(image: np.ndarray, mask: np.ndarray, ring: int | None = None) -> float:
+    """Mean intensity inside ``mask`` minus the mean of a ring just outside it (raw units; a 2D
+    image, or H×W×C averaged over channels). The ring starts one pixel out (the edge itself is
+    blurred) and is ``ring`` px wide (default: a quarter of the mask's equivalent radius, 2–8 px).
+    NaN when the mask or its ring is empty."""
+    from scipy import ndimage
+
+    mask = np.asarray(mask, dtype=bool)
+    values = np.asarray(image, dtype=np.float64)
+    if values.ndim == 3 and values.shape[:2] == mask.shape:
+        values = values.mean(axis=2)
+    area = int(mask.sum())
+    if area == 0:
+        return float("nan")
+    if ring is None:
+        ring = int(np.clip(round(0.25 * np.sqrt(area / np.pi)), 2, 8))
+    near = ndimage.binary_dilation(mask, iterations=1)
+    outer = ndimage.binary_dilation(near, iterations=ring) & ~near
+    if not outer.any():
+        return float("nan")
+    return float(values[mask].mean() - values[outer].mean())

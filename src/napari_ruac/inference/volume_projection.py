@@ -11,6 +11,10 @@ prompt uses it. A slice is refused when its mask (``TrackingRules``):
 - has grown too far overall (above ``max_total_growth`` × the object's area on its prompted slice:
   slow, steady growth into empty slices, each step just under ``max_growth``);
 - fills its prompt box (above ``max_fill`` of the box: a box-shaped mask, not an object);
+- fades (its edge contrast, inside minus a ring outside, ``core.intensity.edge_contrast``, in the
+  direction of the prompted slice's and below ``min_contrast`` × that slice's: the image no longer
+  shows the object, as at the out-of-focus ends of a nucleus, where the model, led by the mask
+  prompt, would go on drawing the last shape; 0 turns the rule off);
 - or the model says the object is absent (object score below ``min_object_score``).
 A refused slice stays empty and says why; up to ``patience`` refused slices in a row are skipped (the
 next slice is prompted from the last accepted mask), one more ends the track in that direction, and
@@ -25,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from ..core.boxes import grown_box
+from ..core.intensity import edge_contrast
 from ..core.overlap import iou
 from .volume_result import SliceResult
 
@@ -39,6 +44,7 @@ class TrackingRules:
     max_total_growth: float = 2.5
     max_fill: float = 0.9
     min_object_score: float = 0.0
+    min_contrast: float = 0.3
     patience: int = 1
     mask_prompt: bool = True  # the last accepted mask as SAM2's mask prompt, beside its box
 
@@ -46,13 +52,14 @@ class TrackingRules:
         checks = {
             "min_area": self.min_area >= 0, "min_overlap": 0 <= self.min_overlap <= 1,
             "max_growth": self.max_growth > 1, "max_total_growth": self.max_total_growth > 1,
-            "max_fill": 0 < self.max_fill <= 1, "patience": int(self.patience) == self.patience and self.patience >= 0,
+            "max_fill": 0 < self.max_fill <= 1, "min_contrast": 0 <= self.min_contrast < 1, "patience": int(self.patience) == self.patience and self.patience >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(
                 f"tracking rule(s) {', '.join(bad)} make no sense ({', '.join(f'{n}={getattr(self, n)!r}' for n in bad)}): "
                 "min_area ≥ 0, min_overlap in [0, 1], max_growth and max_total_growth > 1, max_fill in (0, 1], "
+                "min_contrast in [0, 1), "
                 "patience a whole number ≥ 0")
 
     @classmethod
@@ -83,8 +90,25 @@ def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overl
     return None
 
 
-def refusal(prediction, previous: np.ndarray, prompted_area: int, box, rules: TrackingRules) -> str | None:
-    """Every rule of ``TrackingRules`` for one tracked slice (None: the slice is accepted)."""
+def faded(image: np.ndarray, mask: np.ndarray, reference: float, min_contrast: float) -> str | None:
+    """The fade rule: why ``mask`` no longer shows the object whose prompted slice had edge contrast
+    ``reference`` (None: it does, or the rule cannot tell: no reference, or the rule is off)."""
+    if min_contrast <= 0 or not np.isfinite(reference) or reference == 0:
+        return None
+    contrast = edge_contrast(image, mask)
+    if not np.isfinite(contrast):
+        return None
+    relative = contrast / reference  # > 0: the same kind of edge as on the prompted slice
+    if relative < min_contrast:
+        return (f"the object faded (edge contrast {relative:.0%} of its prompted slice's; "
+                "out of focus, or the object ended)")
+    return None
+
+
+def refusal(prediction, previous: np.ndarray, prompted_area: int, box, rules: TrackingRules,
+            image: np.ndarray | None = None, reference_contrast: float = float("nan")) -> str | None:
+    """Every rule of ``TrackingRules`` for one tracked slice (None: the slice is accepted); the fade
+    rule needs the slice's ``image`` and the prompted slice's ``reference_contrast``."""
     mask = prediction.mask
     reason = stop_reason(mask, previous, rules.min_area, rules.min_overlap, rules.max_growth)
     if reason is not None:
@@ -100,6 +124,8 @@ def refusal(prediction, previous: np.ndarray, prompted_area: int, box, rules: Tr
     score = prediction.extras.get("object_score")
     if score is not None and float(score) < rules.min_object_score:
         return f"the model sees no object here (object score {float(score):.1f})"
+    if image is not None:
+        return faded(image, mask, reference_contrast, rules.min_contrast)
     return None
 
 
@@ -134,6 +160,7 @@ def iter_projection(
     total = sum(len(oids) for _, oids, _ in plan)
     done = 0
     prompted_masks: dict[int, dict[int, np.ndarray]] = {oid: {} for oid in objects}
+    prompted_contrast: dict[int, dict[int, float]] = {oid: {} for oid in objects}
     # (object, reverse) → [last accepted mask or None (stopped), refused slices in a row]
     running: dict[tuple[int, bool], list] = {}
     for z, oids, reverse in plan:
@@ -144,6 +171,8 @@ def iter_projection(
             if prompt is not None:
                 out = predictor.predict(**prompt)
                 prompted_masks[oid][z] = out.mask
+                if rules.min_contrast > 0:
+                    prompted_contrast[oid][z] = edge_contrast(array[z], out.mask)
                 yield SliceResult.from_prediction(z, oid, out, True, done, total)
                 continue
             neighbour = z + 1 if reverse else z - 1
@@ -161,7 +190,9 @@ def iter_projection(
             else:
                 out = predictor.predict(box=box)
             areas = [int(m.sum()) for m in prompted_masks[oid].values()]
-            reason = refusal(out, previous, max(areas) if areas else 0, box, rules)
+            contrasts = [c for c in prompted_contrast[oid].values() if np.isfinite(c)]
+            reason = refusal(out, previous, max(areas) if areas else 0, box, rules, array[z],
+                             float(np.mean(contrasts)) if contrasts else float("nan"))
             if reason is None:
                 state[:] = [out.mask, 0]
                 yield SliceResult.from_prediction(z, oid, out, False, done, total)
