@@ -174,3 +174,15 @@ def test_edge_contrast_is_inside_minus_a_ring_outside():
     assert edge_contrast(np.dstack([image, image]), mask) == pytest.approx(2.0)  # channels averaged
     assert np.isnan(edge_contrast(image, np.zeros_like(mask)))
     assert np.isnan(edge_contrast(image, np.ones_like(mask)))  # no ring left
+
+
+def test_the_fade_rule_keeps_an_object_whose_surroundings_change():
+    """A CT organ keeps its own intensity while its neighbours change through z: its edge contrast
+    falls, but its inside did not dim, so it is not refused."""
+    z, y, x = np.mgrid[:8, :64, :64]
+    disc = (y - 32) ** 2 + (x - 32) ** 2 <= 8**2
+    surroundings = np.array([0.1, 0.1, 0.1, 0.2, 0.35, 0.45, 0.5, 0.5])[:, None, None]
+    volume = np.where(disc, 0.6, surroundings * np.ones((8, 64, 64))).astype(np.float32)
+    by_z = {r.z: r for r in iter_projection(MaskFollower(), volume, {1: {1: dict(box=[22, 22, 43, 43])}},
+                                            "forward", (0.0, 1.0))}
+    assert all(by_z[k].mask.any() and not by_z[k].stopped for k in range(2, 8))

@@ -136,11 +136,12 @@ def ct_normalise(volume: np.ndarray, foreground: np.ndarray | None = None, perce
     return ((np.clip(data, low, high) - mean) / max(std, 1e-8)).astype(np.float32)
 
 
-def edge_contrast(image: np.ndarray, mask: np.ndarray, ring: int | None = None) -> float:
-    """Mean intensity inside ``mask`` minus the mean of a ring just outside it (raw units; a 2D
-    image, or H×W×C averaged over channels). The ring starts one pixel out (the edge itself is
-    blurred) and is ``ring`` px wide (default: a quarter of the mask's equivalent radius, 2–8 px).
-    NaN when the mask or its ring is empty."""
+
+def edge_means(image: np.ndarray, mask: np.ndarray, ring: int | None = None) -> tuple[float, float]:
+    """(mean intensity inside ``mask``, mean of a ring just outside it), raw units; a 2D image, or
+    H×W×C averaged over channels. The ring starts one pixel out (the edge itself is blurred) and is
+    ``ring`` px wide (default: a quarter of the mask's equivalent radius, 2–8 px). NaN where the
+    mask or its ring is empty."""
     from scipy import ndimage
 
     mask = np.asarray(mask, dtype=bool)
@@ -149,11 +150,17 @@ def edge_contrast(image: np.ndarray, mask: np.ndarray, ring: int | None = None) 
         values = values.mean(axis=2)
     area = int(mask.sum())
     if area == 0:
-        return float("nan")
+        return float("nan"), float("nan")
     if ring is None:
         ring = int(np.clip(round(0.25 * np.sqrt(area / np.pi)), 2, 8))
     near = ndimage.binary_dilation(mask, iterations=1)
     outer = ndimage.binary_dilation(near, iterations=ring) & ~near
-    if not outer.any():
-        return float("nan")
-    return float(values[mask].mean() - values[outer].mean())
+    inside = float(values[mask].mean())
+    return inside, (float(values[outer].mean()) if outer.any() else float("nan"))
+
+
+def edge_contrast(image: np.ndarray, mask: np.ndarray, ring: int | None = None) -> float:
+    """Mean intensity inside ``mask`` minus the mean of a ring just outside it (``edge_means``); NaN
+    when the mask or its ring is empty."""
+    inside, outside = edge_means(image, mask, ring)
+    return inside - outside

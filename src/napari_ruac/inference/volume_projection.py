@@ -11,10 +11,10 @@ prompt uses it. A slice is refused when its mask (``TrackingRules``):
 - has grown too far overall (above ``max_total_growth`` × the object's area on its prompted slice:
   slow, steady growth into empty slices, each step just under ``max_growth``);
 - fills its prompt box (above ``max_fill`` of the box: a box-shaped mask, not an object);
-- fades (its edge contrast, inside minus a ring outside, ``core.intensity.edge_contrast``, in the
-  direction of the prompted slice's and below ``min_contrast`` × that slice's: the image no longer
-  shows the object, as at the out-of-focus ends of a nucleus, where the model, led by the mask
-  prompt, would go on drawing the last shape; 0 turns the rule off);
+- fades (its edge contrast, inside minus a ring outside, ``core.intensity.edge_means``, below
+  ``min_contrast`` × the prompted slice's, and its inside dimmed towards the background: the image
+  no longer shows the object, as at the out-of-focus ends of a nucleus, where the model, led by the
+  mask prompt, would go on drawing the last shape; 0 turns the rule off; ``faded``);
 - or the model says the object is absent (object score below ``min_object_score``).
 A refused slice stays empty and says why; up to ``patience`` refused slices in a row are skipped (the
 next slice is prompted from the last accepted mask), one more ends the track in that direction, and
@@ -29,7 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from ..core.boxes import grown_box
-from ..core.intensity import edge_contrast
+from ..core.intensity import edge_means
 from ..core.overlap import iou
 from .volume_result import SliceResult
 
@@ -90,25 +90,30 @@ def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overl
     return None
 
 
-def faded(image: np.ndarray, mask: np.ndarray, reference: float, min_contrast: float) -> str | None:
-    """The fade rule: why ``mask`` no longer shows the object whose prompted slice had edge contrast
-    ``reference`` (None: it does, or the rule cannot tell: no reference, or the rule is off)."""
-    if min_contrast <= 0 or not np.isfinite(reference) or reference == 0:
+def faded(image: np.ndarray, mask: np.ndarray, reference: tuple[float, float], min_contrast: float) -> str | None:
+    """The fade rule: why ``mask`` no longer shows the object whose prompted slice had
+    ``reference`` = (mean inside, edge contrast) (None: it does, or the rule cannot tell). A slice is
+    refused when both its edge contrast fell below ``min_contrast`` × the reference's and its inside
+    moved more than half the reference contrast towards the background: an out-of-focus nucleus
+    dims; a CT organ whose neighbours change through z keeps its own intensity and is not refused."""
+    inside0, contrast0 = reference
+    if min_contrast <= 0 or not (np.isfinite(contrast0) and np.isfinite(inside0)) or contrast0 == 0:
         return None
-    contrast = edge_contrast(image, mask)
-    if not np.isfinite(contrast):
+    inside, outside = edge_means(image, mask)
+    if not (np.isfinite(inside) and np.isfinite(outside)):
         return None
-    relative = contrast / reference  # > 0: the same kind of edge as on the prompted slice
-    if relative < min_contrast:
+    relative = (inside - outside) / contrast0  # > 0: the same kind of edge as on the prompted slice
+    dimmed = (inside0 - inside) / contrast0  # > 0: the inside moved towards the background
+    if relative < min_contrast and dimmed > 0.5:
         return (f"the object faded (edge contrast {relative:.0%} of its prompted slice's; "
                 "out of focus, or the object ended)")
     return None
 
 
 def refusal(prediction, previous: np.ndarray, prompted_area: int, box, rules: TrackingRules,
-            image: np.ndarray | None = None, reference_contrast: float = float("nan")) -> str | None:
+            image: np.ndarray | None = None, reference: tuple[float, float] = (float("nan"), float("nan"))) -> str | None:
     """Every rule of ``TrackingRules`` for one tracked slice (None: the slice is accepted); the fade
-    rule needs the slice's ``image`` and the prompted slice's ``reference_contrast``."""
+    rule needs the slice's ``image`` and the prompted slice's ``reference`` (``faded``)."""
     mask = prediction.mask
     reason = stop_reason(mask, previous, rules.min_area, rules.min_overlap, rules.max_growth)
     if reason is not None:
@@ -125,7 +130,7 @@ def refusal(prediction, previous: np.ndarray, prompted_area: int, box, rules: Tr
     if score is not None and float(score) < rules.min_object_score:
         return f"the model sees no object here (object score {float(score):.1f})"
     if image is not None:
-        return faded(image, mask, reference_contrast, rules.min_contrast)
+        return faded(image, mask, reference, rules.min_contrast)
     return None
 
 
@@ -160,7 +165,7 @@ def iter_projection(
     total = sum(len(oids) for _, oids, _ in plan)
     done = 0
     prompted_masks: dict[int, dict[int, np.ndarray]] = {oid: {} for oid in objects}
-    prompted_contrast: dict[int, dict[int, float]] = {oid: {} for oid in objects}
+    prompted_edges: dict[int, dict[int, tuple[float, float]]] = {oid: {} for oid in objects}  # (inside, contrast)
     # (object, reverse) → [last accepted mask or None (stopped), refused slices in a row]
     running: dict[tuple[int, bool], list] = {}
     for z, oids, reverse in plan:
@@ -172,7 +177,8 @@ def iter_projection(
                 out = predictor.predict(**prompt)
                 prompted_masks[oid][z] = out.mask
                 if rules.min_contrast > 0:
-                    prompted_contrast[oid][z] = edge_contrast(array[z], out.mask)
+                    inside, outside = edge_means(array[z], out.mask)
+                    prompted_edges[oid][z] = (inside, inside - outside)
                 yield SliceResult.from_prediction(z, oid, out, True, done, total)
                 continue
             neighbour = z + 1 if reverse else z - 1
@@ -190,9 +196,9 @@ def iter_projection(
             else:
                 out = predictor.predict(box=box)
             areas = [int(m.sum()) for m in prompted_masks[oid].values()]
-            contrasts = [c for c in prompted_contrast[oid].values() if np.isfinite(c)]
-            reason = refusal(out, previous, max(areas) if areas else 0, box, rules, array[z],
-                             float(np.mean(contrasts)) if contrasts else float("nan"))
+            edges = [e for e in prompted_edges[oid].values() if np.isfinite(e).all()]
+            reference = tuple(np.mean(edges, axis=0)) if edges else (float("nan"), float("nan"))
+            reason = refusal(out, previous, max(areas) if areas else 0, box, rules, array[z], reference)
             if reason is None:
                 state[:] = [out.mask, 0]
                 yield SliceResult.from_prediction(z, oid, out, False, done, total)
