@@ -240,3 +240,34 @@ def test_the_model_seed_and_grid_path_still_finds_the_objects(micro):
     assert tp >= 3 and predicted <= 8, (tp, predicted, true)
     _check_consistent(result)
     assert all(row.review_score == row.uncertainty_score for row in result.objects)  # no checks on this path
+
+
+def test_proposals_too_large_for_the_tiles_get_windows_of_their_own(micro):
+    # 1024² tiled at 256 px: a proposal no tile holds whole used to go to the coarse whole-image pass
+    # (1024² shrunk 4× to the model's 256 px, image-sized outputs); now it gets its own window around
+    # it, placed before the coarse pass; one as large as the image stays in the coarse pass
+    run = EverythingRun(micro, np.zeros((1024, 1024), np.uint8))
+    passes = run.passes()
+    assert passes[-1] == ((0, 0, 1024, 1024), True)
+    large = ([300, 320, 460, 480], [380, 400], 7)  # 160 px: more than any tile's overlap holds
+    huge = ([10, 10, 1000, 1000], [505, 505], 8)
+    small = ([40, 40, 70, 70], [55, 55], 1)
+    coarse = len(passes) - 1
+    new_passes, blobs, only_own = run._own_windows(passes, {0: [small], coarse: [large, huge]})
+    assert new_passes[:coarse] == passes[:coarse] and new_passes[-1] == passes[-1]
+    assert len(new_passes) == len(passes) + 1 and only_own == {coarse}
+    (top, left, bottom, right), is_coarse = new_passes[coarse]
+    assert not is_coarse and bottom - top == right - left == 320  # twice the box's side (≥ one tile)
+    assert left <= 300 and 460 <= right and top <= 320 and 480 <= bottom  # the box whole inside
+    assert blobs[coarse] == [large] and blobs[0] == [small] and blobs[len(new_passes) - 1] == [huge]
+    assert run._own_windows(passes, {0: [small]}) == (passes, {0: [small]}, set())  # nothing to move
+
+
+def test_the_decoding_batch_shrinks_with_the_window(micro, monkeypatch):
+    import napari_ruac.everything.image as everything_image
+
+    run = EverythingRun(micro, np.zeros((64, 64), np.uint8))
+    assert run._batch((0, 0, 256, 256)) == run.settings.batch_size == 64
+    assert run._batch((0, 0, 4096, 4096)) == 2  # 64 outputs of 4096² would be ~10 GB
+    monkeypatch.setattr(everything_image, "BATCH_PIXELS", 10)
+    assert run._batch((0, 0, 4096, 4096)) == 1

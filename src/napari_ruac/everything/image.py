@@ -25,6 +25,9 @@ from .blobs import assign_to_windows, blob_seeds
 from .seeds import object_seeds
 from .settings import EverythingError, EverythingSettings, tile_windows
 
+#: full-window pixels decoded at once (a batch's outputs: ~9 bytes a pixel per prompt, ≈ 300 MB)
+BATCH_PIXELS = 2**25
+
 
 class EverythingRun:
     """All objects of a 2D image (H, W) or (H, W, C); see ``EverythingSettings`` for the knobs.
@@ -93,17 +96,22 @@ class EverythingRun:
         if len(passes) > 1 and s.tile_size is None and self._objects_are_large():
             passes = [((0, 0, *self.shape), False)]  # automatic tiles would only cut these objects
         blobs = {}
+        only_own = set()  # passes that decode their own proposals only (large proposals' own windows)
         if s.blobs:
             self._regions, seeds = blob_seeds(self.image, s.min_area)
             blobs = assign_to_windows(seeds, [w for w, _ in passes])
+            passes, blobs, only_own = self._own_windows(passes, blobs)
         for done, (window, coarse) in enumerate(passes):
             y0, x0, y1, x1 = window
             yield Progress("encode", done, len(passes), objects=len(self.candidates))
             self.predictor.set_image(self.image[y0:y1, x0:x1], value_range=self.value_range)
             own = blobs.get(done, [])
-            for start in range(0, len(own), s.batch_size):
-                self._decode_boxes(own[start : start + s.batch_size], window)
+            batch = self._batch(window)
+            for start in range(0, len(own), batch):
+                self._decode_boxes(own[start : start + batch], window)
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
+            if done in only_own:
+                continue
             if s.blobs:  # the grid fills in where the proposals' masks were rejected
                 foreground = self._regions[y0:y1, x0:x1] > 0
             if s.seeds or not s.blobs:
@@ -112,19 +120,17 @@ class EverythingRun:
                 foreground = foreground | model_foreground if s.blobs else model_foreground
             seeds = object_seeds(foreground, s.seed_distance, s.min_area, s.seed_depth) if s.seeds else []
             seeds = [(box, c) for box, c in seeds if self._worth_decoding(box, c, window, coarse)]
-            for start in range(0, len(seeds), s.batch_size):
-                chunk = seeds[start : start + s.batch_size]
-                predictions = self.predictor.predict_batch(
-                    boxes=[box for box, _ in chunk], batch_size=s.batch_size
-                )
+            for start in range(0, len(seeds), batch):
+                chunk = seeds[start : start + batch]
+                predictions = self.predictor.predict_batch(boxes=[box for box, _ in chunk], batch_size=batch)
                 self.decoded += len(chunk)
                 self._accept(predictions, [box for box, _ in chunk], [c for _, c in chunk], window, coarse)
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
             grid = self._grid(window) if s.grid else np.zeros((0, 2))
             local = (grid - np.array([x0, y0])).astype(int)
             grid = grid[foreground[np.clip(local[:, 1], 0, y1 - y0 - 1), np.clip(local[:, 0], 0, x1 - x0 - 1)]]
-            for start in range(0, len(grid), s.batch_size):
-                chunk = grid[start : start + s.batch_size]
+            for start in range(0, len(grid), batch):
+                chunk = grid[start : start + batch]
                 if s.skip_covered:
                     rows = np.clip(chunk[:, 1].astype(int), 0, self.shape[0] - 1)
                     cols = np.clip(chunk[:, 0].astype(int), 0, self.shape[1] - 1)
@@ -134,6 +140,38 @@ class EverythingRun:
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
         yield Progress("decode", len(passes), len(passes), objects=len(self.candidates))
         self.complete = True
+
+    def _own_windows(self, passes, blobs):
+        """Proposals too large for every tile would be decoded in the coarse whole-image pass, where a
+        large image is shrunk many times to the model's size (a 4096² image: 16×) and each output is
+        image-sized. Each gets its own window instead: its box with half its side of context on every
+        side, at least one tile, clipped, placed before the coarse pass. Returns (passes, blobs, the
+        indices of those windows)."""
+        last = len(passes) - 1
+        if len(passes) < 2 or not passes[last][1] or not blobs.get(last):
+            return passes, blobs, set()
+        tile = self.settings.tile_size or self.model.image_size
+        h, w = self.shape
+        extra = []
+        for seed in blobs[last]:
+            x0, y0, x1, y1 = seed[0]
+            side = max(tile, 2 * max(x1 - x0, y1 - y0))
+            if side >= 0.75 * max(h, w):  # as large as the image: the coarse pass is its window
+                extra.append(None)
+                continue
+            cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+            top = int(np.clip(round(cy - side / 2), 0, max(0, h - side)))
+            left = int(np.clip(round(cx - side / 2), 0, max(0, w - side)))
+            extra.append((top, left, min(h, top + int(side)), min(w, left + int(side))))
+        keep = [seed for seed, window in zip(blobs[last], extra) if window is None]
+        windows = [(window, seed) for seed, window in zip(blobs[last], extra) if window is not None]
+        new_passes = passes[:last] + [(window, False) for window, _ in windows] + [passes[last]]
+        new_blobs = {i: v for i, v in blobs.items() if i != last}
+        for offset, (_, seed) in enumerate(windows):
+            new_blobs[last + offset] = [seed]
+        if keep:
+            new_blobs[len(new_passes) - 1] = keep
+        return new_passes, new_blobs, set(range(last, last + len(windows)))
 
     def _objects_are_large(self) -> bool:
         """Whether the whole image's foreground seeds are mostly larger than the tiles' overlap (then
@@ -159,6 +197,13 @@ class EverythingRun:
         col = min(self.shape[1] - 1, int(centre[0]) + window[1])
         return not self._covered[row, col]
 
+    def _batch(self, window) -> int:
+        """Prompts decoded at once in ``window``: the settings' batch size, fewer for large windows, so
+        that the batch's full-window outputs (mask, probability, uncertainty: ~9 bytes a pixel each)
+        stay within ``BATCH_PIXELS`` pixels (a whole-image pass over 4096² holds 3 at a time, not 64)."""
+        pixels = max(1, (window[2] - window[0]) * (window[3] - window[1]))
+        return int(max(1, min(self.settings.batch_size, BATCH_PIXELS // pixels)))
+
     def _overlap(self) -> int:
         s = self.settings
         tile = s.tile_size or self.model.image_size
@@ -172,13 +217,13 @@ class EverythingRun:
         y0, x0 = window[:2]
         local = points - np.array([x0, y0], float)
         predictions = self.predictor.predict_batch(
-            points=[[p] for p in local.tolist()], labels=[[1]] * len(local), batch_size=s.batch_size
+            points=[[p] for p in local.tolist()], labels=[[1]] * len(local), batch_size=self._batch(window)
         )
         self.decoded += len(local)
         firsts = [(p, pred) for p, pred in zip(points, predictions) if pred.area >= s.min_area]
         if s.refine_with_box and firsts:
             boxes = [grown_box(pred.mask, margin=0.1, min_margin=2) for _, pred in firsts]
-            refined = self.predictor.predict_batch(boxes=boxes, batch_size=s.batch_size)
+            refined = self.predictor.predict_batch(boxes=boxes, batch_size=self._batch(window))
             self.decoded += len(boxes)
             firsts = [(p, r, b) for (p, _), r, b in zip(firsts, refined, boxes)]
         else:
@@ -195,10 +240,10 @@ class EverythingRun:
         h, w = window[2] - y0, window[3] - x0
         boxes = [[max(0, b[0] - x0), max(0, b[1] - y0), min(w, b[2] - x0), min(h, b[3] - y0)] for b, _, _ in seeds]
         centres = [[c[0] - x0, c[1] - y0] for _, c, _ in seeds]
-        predictions = self.predictor.predict_batch(boxes=boxes, batch_size=s.batch_size)
+        predictions = self.predictor.predict_batch(boxes=boxes, batch_size=self._batch(window))
         self.decoded += len(boxes)
         points = self.predictor.predict_batch(points=[[c] for c in centres], labels=[[1]] * len(centres),
-                                              batch_size=s.batch_size)
+                                              batch_size=self._batch(window))
         self.decoded += len(centres)
         regions = self._regions[y0 : y0 + h, x0 : x0 + w]
         checks = []
