@@ -91,3 +91,15 @@ def test_core_imports_only_numpy_scipy_and_itself():
                 continue
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_grown_box_in_a_window_equals_grown_box_of_the_full_mask():
+    from napari_ruac.core.boxes import grown_box, grown_box_in
+
+    full = np.zeros((50, 60), bool)
+    full[3:20, 40:59] = True
+    full[10, 20] = False
+    window = (slice(3, 20), slice(40, 59))
+    for margin, min_margin in ((0.1, 2), (0.5, 0), (0.0, 5)):
+        assert grown_box_in(full[window], window, full.shape, margin, min_margin) == grown_box(full, margin, min_margin)
+    assert grown_box_in(np.zeros((2, 2), bool), (slice(0, 2), slice(0, 2)), (5, 5)) is None

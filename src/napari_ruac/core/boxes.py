@@ -28,6 +28,21 @@ def grown_box(mask: np.ndarray, margin: float = 0.1, min_margin: int = 2) -> lis
     return [float(max(0, x0 - mx)), float(max(0, y0 - my)), float(min(w, x1 + mx)), float(min(h, y1 + my))]
 
 
+def grown_box_in(region: np.ndarray, window: tuple[slice, slice], shape: tuple[int, int], margin: float = 0.1,
+                 min_margin: int = 2) -> list[float] | None:
+    """``grown_box`` of a mask given as its crop ``region`` at ``window`` (slices into an image of
+    ``shape``): the same box without allocating an image-sized mask per object."""
+    if not np.any(region):
+        return None
+    x0, y0, x1, y1 = tight_box(region)
+    dx, dy = window[1].start or 0, window[0].start or 0
+    h, w = shape[:2]
+    mx = max(min_margin, margin * (x1 - x0))
+    my = max(min_margin, margin * (y1 - y0))
+    return [float(max(0, x0 + dx - mx)), float(max(0, y0 + dy - my)), float(min(w, x1 + dx + mx)),
+            float(min(h, y1 + dy + my))]
+
+
 def largest_slice(mask: np.ndarray) -> int:
     """Index of the z-slice of a (Z, Y, X) mask with the most foreground voxels (the first on a tie)."""
     return int(np.argmax(np.asarray(mask).reshape(mask.shape[0], -1).sum(axis=1)))

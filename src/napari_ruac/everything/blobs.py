@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..inference.volume_projection import grown_box
+from ..core.boxes import grown_box_in
 from .seeds import labelled_regions
 
 LOG_SCALE = 0.7  # σ of the LoG in units of r / √2
@@ -108,10 +108,10 @@ def blob_seeds(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, list[
     """(regions, [(box [x0, y0, x1, y1], centre [x, y], region id)]) in image pixels, one per proposed object."""
     regions = blob_regions(image, min_area)
     seeds = []
-    for index, window, full in labelled_regions(regions, min_area):
-        ys, xs = np.nonzero(full[window])
+    for index, window, region in labelled_regions(regions, min_area):
+        ys, xs = np.nonzero(region)
         centre = [float(xs.mean() + window[1].start) + 0.5, float(ys.mean() + window[0].start) + 0.5]
-        seeds.append((grown_box(full, margin=BOX_MARGIN, min_margin=2), centre, index))
+        seeds.append((grown_box_in(region, window, regions.shape, margin=BOX_MARGIN, min_margin=2), centre, index))
     return regions, seeds
 
 
