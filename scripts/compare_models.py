@@ -55,28 +55,33 @@ def slug(model: str) -> str:
 
 
 # ---- measurements --------------------------------------------------------------------------------
-def measure_boxes(model, scenes: int, real_objects: int) -> list[dict]:
+def scored_objects(predictor, scenes: int, real_objects: int):
+    """(dataset, image name, object id, true mask) of every scored object, its image set on ``predictor``."""
     from bench_zoom import generated, real
 
+    for dataset, name, image, labels, ids in list(generated(scenes, 8)) + list(real(real_objects)):
+        predictor.set_image(image)
+        for object_id in ids:
+            truth = labels == object_id
+            if truth.sum() >= 16:
+                yield dataset, name, object_id, truth
+
+
+def measure_boxes(model, scenes: int, real_objects: int) -> list[dict]:
     from napari_ruac import ImagePredictor
     from napari_ruac.core.boxes import grown_box
     from napari_ruac.core.overlap import iou
 
     predictor = ImagePredictor(model, zoom="auto")
     rows = []
-    for dataset, name, image, labels, ids in list(generated(scenes, 8)) + list(real(real_objects)):
-        predictor.set_image(image)
-        for object_id in ids:
-            truth = labels == object_id
-            if truth.sum() < 16:
-                continue
-            row = dict(dataset=dataset, image=name, object=object_id)
-            for margin in MARGINS:
-                box = grown_box(truth, margin=0.0, min_margin=margin) if margin else _tight_box(truth)
-                mask = predictor.predict(box=box).mask
-                row[f"iou_{margin:g}"] = float(iou(mask, truth))
-                row[f"area_{margin:g}"] = float(mask.sum() / truth.sum())
-            rows.append(row)
+    for dataset, name, object_id, truth in scored_objects(predictor, scenes, real_objects):
+        row = dict(dataset=dataset, image=name, object=object_id)
+        for margin in MARGINS:
+            box = grown_box(truth, margin=0.0, min_margin=margin) if margin else _tight_box(truth)
+            mask = predictor.predict(box=box).mask
+            row[f"iou_{margin:g}"] = float(iou(mask, truth))
+            row[f"area_{margin:g}"] = float(mask.sum() / truth.sum())
+        rows.append(row)
     return rows
 
 
@@ -87,31 +92,25 @@ def _tight_box(truth: np.ndarray) -> list[float]:
 
 def measure_clicks(model, scenes: int, real_objects: int) -> list[dict]:
     from bench_interactive import most_interior, next_prediction, oracle_click
-    from bench_zoom import generated, real
 
     from napari_ruac import ImagePredictor
     from napari_ruac.core.overlap import iou
 
     predictor = ImagePredictor(model, zoom="auto")
     rows = []
-    for dataset, name, image, labels, ids in list(generated(scenes, 8)) + list(real(real_objects)):
-        predictor.set_image(image)
-        for object_id in ids:
-            truth = labels == object_id
-            if truth.sum() < 16:
-                continue
-            row_, col_ = most_interior(truth)
-            points, labels_ = [[col_ + 0.5, row_ + 0.5]], [1]
-            prediction = predictor.predict(points=points, labels=labels_)
-            scores = [float(iou(prediction.mask, truth))]
-            for _ in range(2):
-                click = oracle_click(prediction.mask, truth)
-                if click is not None:
-                    points.append(click[0])
-                    labels_.append(click[1])
-                    prediction = next_prediction(predictor, prediction, None, points, labels_, "ruac", True)  # box: the mask's
-                scores.append(float(iou(prediction.mask, truth)))
-            rows.append(dict(dataset=dataset, image=name, object=object_id, click1=scores[0], click3=scores[2]))
+    for dataset, name, object_id, truth in scored_objects(predictor, scenes, real_objects):
+        row_, col_ = most_interior(truth)
+        points, labels_ = [[col_ + 0.5, row_ + 0.5]], [1]
+        prediction = predictor.predict(points=points, labels=labels_)
+        scores = [float(iou(prediction.mask, truth))]
+        for _ in range(2):
+            click = oracle_click(prediction.mask, truth)
+            if click is not None:
+                points.append(click[0])
+                labels_.append(click[1])
+                prediction = next_prediction(predictor, prediction, None, points, labels_, "ruac", True)  # box: the mask's
+            scores.append(float(iou(prediction.mask, truth)))
+        rows.append(dict(dataset=dataset, image=name, object=object_id, click1=scores[0], click3=scores[2]))
     return rows
 
 
