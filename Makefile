@@ -1,5 +1,5 @@
 # One command each: `make demo` (set up + run the demo), `make test` (set up + run the tests).
-.PHONY: setup demo test test-fast bench study study-quick screenshot clean
+.PHONY: setup demo test test-fast bench study study-quick compare screenshot clean
 
 VENV := .venv/bin
 
@@ -26,6 +26,12 @@ study: setup
 
 study-quick: setup
 	OMP_NUM_THREADS=1 $(VENV)/python scripts/evaluate_uncertainty.py --quick $(STUDY_ARGS)
+
+# Before a new model ships: the candidates against the shipped one on the same held-out data (scripts/compare_models.py).
+# make compare MODELS="ruac-micro runs/micro_ruac3/export/model.json"
+MODELS ?= ruac-micro
+compare: setup
+	OMP_NUM_THREADS=1 $(VENV)/python scripts/compare_models.py $(MODELS) --out runs/compare
 
 screenshot: setup
 	xvfb-run -a -s "-screen 0 1920x1200x24" $(VENV)/python docs/make_screenshot.py
