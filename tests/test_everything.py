@@ -271,3 +271,14 @@ def test_the_decoding_batch_shrinks_with_the_window(micro, monkeypatch):
     assert run._batch((0, 0, 4096, 4096)) == 2  # 64 outputs of 4096² would be ~10 GB
     monkeypatch.setattr(everything_image, "BATCH_PIXELS", 10)
     assert run._batch((0, 0, 4096, 4096)) == 1
+
+
+def test_a_large_image_keeps_its_tiles_even_with_large_objects(micro, monkeypatch):
+    # beyond twice the tile, shrinking the whole image to the model's size loses the objects: the
+    # tiles stay (large proposals get windows of their own); at most twice the tile, large objects
+    # still get one whole-image pass
+    big = EverythingRun(micro, np.zeros((1024, 1024), np.uint8))
+    monkeypatch.setattr(EverythingRun, "_objects_are_large", lambda self: True)
+    assert not big._whole_image_is_better()
+    assert EverythingRun(micro, np.zeros((400, 400), np.uint8))._whole_image_is_better()
+    assert EverythingRun(micro, np.zeros((1024, 1024), np.uint8), settings=dict(blobs=False))._whole_image_is_better()

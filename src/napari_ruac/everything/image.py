@@ -93,7 +93,7 @@ class EverythingRun:
             yield Progress("decode", 1, 1, objects=0)
             return
         s = self.settings
-        if len(passes) > 1 and s.tile_size is None and self._objects_are_large():
+        if len(passes) > 1 and s.tile_size is None and self._whole_image_is_better():
             passes = [((0, 0, *self.shape), False)]  # automatic tiles would only cut these objects
         blobs = {}
         only_own = set()  # passes that decode their own proposals only (large proposals' own windows)
@@ -172,6 +172,17 @@ class EverythingRun:
         if keep:
             new_blobs[len(new_passes) - 1] = keep
         return new_passes, new_blobs, set(range(last, last + len(windows)))
+
+    def _whole_image_is_better(self) -> bool:
+        """One whole-image pass instead of tiles: when the objects are mostly larger than the tiles'
+        overlap and the image is at most twice the tile (shrinking it to the model's size costs little).
+        A larger image keeps its tiles: its large proposals get windows of their own (``_own_windows``),
+        and without proposals the coarse pass takes the large seeds (a 4096² image of 100 px nuclei
+        was decoded whole, shrunk 16×, with image-sized outputs per object)."""
+        tile = self.settings.tile_size or self.model.image_size
+        if self.settings.blobs and max(self.shape) > 2 * tile:
+            return False
+        return self._objects_are_large()
 
     def _objects_are_large(self) -> bool:
         """Whether the whole image's foreground seeds are mostly larger than the tiles' overlap (then
