@@ -186,3 +186,23 @@ def test_the_fade_rule_keeps_an_object_whose_surroundings_change():
     by_z = {r.z: r for r in iter_projection(MaskFollower(), volume, {1: {1: dict(box=[22, 22, 43, 43])}},
                                             "forward", (0.0, 1.0))}
     assert all(by_z[k].mask.any() and not by_z[k].stopped for k in range(2, 8))
+
+
+def test_faded_needs_a_weak_edge_and_a_dimmed_inside():
+    from napari_ruac.inference.volume_projection import faded
+
+    mask = np.zeros((40, 40), bool)
+    mask[15:25, 15:25] = True
+    reference = (1.0, 0.9)  # prompted slice: inside 1.0, ring 0.1
+
+    def slice_with(inside, outside):
+        image = np.full((40, 40), outside)
+        image[mask] = inside
+        return image
+
+    assert faded(slice_with(0.15, 0.1), mask, reference, 0.3).startswith("the object faded (edge contrast 6%")
+    assert faded(slice_with(0.6, 0.1), mask, reference, 0.3) is None  # dimmer but still a clear edge
+    assert faded(slice_with(0.95, 0.9), mask, reference, 0.3) is None  # weak edge, inside kept: neighbours changed
+    assert faded(slice_with(0.1, 0.8), mask, reference, 0.3) is None  # a reversed edge is not a fade
+    assert faded(slice_with(0.15, 0.1), mask, reference, 0.0) is None  # the rule off
+    assert faded(slice_with(0.15, 0.1), mask, (float("nan"), float("nan")), 0.3) is None  # no reference

@@ -11,8 +11,8 @@ prompt uses it. A slice is refused when its mask (``TrackingRules``):
 - has grown too far overall (above ``max_total_growth`` × the object's area on its prompted slice:
   slow, steady growth into empty slices, each step just under ``max_growth``);
 - fills its prompt box (above ``max_fill`` of the box: a box-shaped mask, not an object);
-- fades (its edge contrast, inside minus a ring outside, ``core.intensity.edge_means``, below
-  ``min_contrast`` × the prompted slice's, and its inside dimmed towards the background: the image
+- fades (its edge contrast, inside minus a ring outside, ``core.intensity.edge_means``, within
+  ``min_contrast`` × the prompted slice's of zero, and its inside dimmed towards the background: the image
   no longer shows the object, as at the out-of-focus ends of a nucleus, where the model, led by the
   mask prompt, would go on drawing the last shape; 0 turns the rule off; ``faded``);
 - or the model says the object is absent (object score below ``min_object_score``).
@@ -93,9 +93,10 @@ def stop_reason(mask: np.ndarray, previous: np.ndarray, min_area: int, min_overl
 def faded(image: np.ndarray, mask: np.ndarray, reference: tuple[float, float], min_contrast: float) -> str | None:
     """The fade rule: why ``mask`` no longer shows the object whose prompted slice had
     ``reference`` = (mean inside, edge contrast) (None: it does, or the rule cannot tell). A slice is
-    refused when both its edge contrast fell below ``min_contrast`` × the reference's and its inside
-    moved more than half the reference contrast towards the background: an out-of-focus nucleus
-    dims; a CT organ whose neighbours change through z keeps its own intensity and is not refused."""
+    refused when both its edge contrast came within ``min_contrast`` × the reference's of zero (either
+    sign: a reversed edge is another kind of place, not a fade) and its inside moved more than half the
+    reference contrast towards the background: an out-of-focus nucleus dims; a CT organ whose
+    neighbours change through z keeps its own intensity and is not refused."""
     inside0, contrast0 = reference
     if min_contrast <= 0 or not (np.isfinite(contrast0) and np.isfinite(inside0)) or contrast0 == 0:
         return None
@@ -104,7 +105,7 @@ def faded(image: np.ndarray, mask: np.ndarray, reference: tuple[float, float], m
         return None
     relative = (inside - outside) / contrast0  # > 0: the same kind of edge as on the prompted slice
     dimmed = (inside0 - inside) / contrast0  # > 0: the inside moved towards the background
-    if relative < min_contrast and dimmed > 0.5:
+    if abs(relative) < min_contrast and dimmed > 0.5:
         return (f"the object faded (edge contrast {relative:.0%} of its prompted slice's; "
                 "out of focus, or the object ended)")
     return None
