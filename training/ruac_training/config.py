@@ -122,6 +122,9 @@ def validate(config: dict) -> None:
         raise ConfigError(f"loss.uaa_error_form must be 'paper' or 'confident', got {loss['uaa_error_form']!r}.")
     if not 0 <= float(config["prompts"].get("box_loose", 0.0)) <= 1:
         raise ConfigError(f"prompts.box_loose must be in [0, 1] (a fraction of the box side), got {config['prompts']['box_loose']}.")
+    if not 0 <= float(config["prompts"].get("box_loose_fraction", 1.0)) <= 1:
+        raise ConfigError("prompts.box_loose_fraction must be in [0, 1] (the share of boxes loosened), got "
+                          f"{config['prompts']['box_loose_fraction']}.")
     if optim["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"optim.schedule must be 'cosine' or 'constant', got {optim['schedule']!r}.")
     if int(optim["accumulate"]) < 1:

@@ -83,13 +83,19 @@ def uniform_points(region: torch.Tensor, generator: torch.Generator) -> torch.Te
 def initial_prompts(
     masks: torch.Tensor, box_probability: float, box_noise: float, box_noise_max_px: float, generator: torch.Generator,
     box_loose: float = 0.0,
+    box_loose_fraction: float = 1.0,
 ) -> list[PromptGroup]:
-    """A box (probability ``box_probability``) or one positive click per (P, S, S) mask."""
+    """A box (probability ``box_probability``) or one positive click per (P, S, S) mask; a share
+    ``box_loose_fraction`` of the boxes is loosened (``loosened_boxes``), the rest stay tight."""
     p, size, _ = masks.shape
     use_box = torch.rand(p, generator=generator, device=masks.device) < box_probability
     boxes = mask_boxes(masks)
     if box_loose > 0:
-        boxes = loosened_boxes(boxes, size, box_loose, generator)
+        loose = loosened_boxes(boxes, size, box_loose, generator)
+        if box_loose_fraction < 1:
+            pick = torch.rand(p, generator=generator, device=masks.device) < box_loose_fraction
+            loose = torch.where(pick[:, None], loose, boxes)
+        boxes = loose
     boxes = noisy_boxes(boxes, size, box_noise, box_noise_max_px, generator)
     clicks = uniform_points(masks, generator)
     groups = []
