@@ -101,3 +101,21 @@ def test_loosened_boxes_only_grow_and_stay_in_the_image():
     side = torch.tensor([20.0, 40.0, 20.0, 40.0])
     assert torch.all((out[0] - boxes[0]).abs() <= 0.25 * side + 1e-6)
     assert (out[0] != boxes[0]).any()  # it does loosen
+
+
+def test_box_loose_fraction_leaves_a_share_of_the_boxes_tight():
+    from ruac_training.prompts import initial_prompts, mask_boxes
+
+    masks = torch.zeros(200, 64, 64, dtype=torch.bool)
+    masks[:, 20:40, 10:30] = True
+    tight = mask_boxes(masks)[0]
+
+    def loose_share(fraction):
+        groups = initial_prompts(masks, 1.0, 0.0, 20, torch.Generator().manual_seed(1), box_loose=0.3,
+                                 box_loose_fraction=fraction)
+        corners = groups[0].points.reshape(-1, 4)
+        return (corners != tight).any(dim=1).float().mean().item()
+
+    assert loose_share(1.0) == 1.0
+    assert loose_share(0.0) == 0.0
+    assert 0.35 < loose_share(0.5) < 0.65
