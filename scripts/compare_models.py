@@ -14,8 +14,7 @@ scikit-image's coins / cell / phantom):
   1 and 3 clicks (issue 18's click targets);
 - ``uncertainty``: the uncertainty study (scripts/evaluate_uncertainty.py) for ``ruac``, ``ruac-hyp`` and
   ``sam2``: interior AUROC, object ρ, top-10 review coverage per data set;
-- ``tracking``: single-box 3D IoU with the model's default volume tracking (projection for ruac-micro)
-  and the per-slice oracle on the demo, generated and real stacks (bench_tracking's).
+- ``tracking``: single-box 3D IoU with projection tracking (how ruac-micro ships) and the per-slice oracle on the demo, generated and real stacks (bench_tracking's).
 
 Writes OUT/<model>/<part>.json (reruns reuse them) and OUT/compare.md: one row per number, one column per
 model, and for each candidate the list of numbers where it is worse than the reference by more than
@@ -127,7 +126,9 @@ def measure_uncertainty(model_arg: str, out: Path, quick: bool) -> dict:
 def measure_tracking(model, stacks: int, objects: int) -> list[dict]:
     from bench_tracking import run, volumes
 
-    return run(model, {"default": {}, "oracle": {}}, volumes(stacks, objects))
+    # projection, as ship_micro.py configures a shipped ruac-micro: a training export's model.json does not
+    # say `volume_tracking`, and its default (SAM2's memory, untrained in ruac-micro) would be measured instead
+    return run(model, {"default": dict(tracking="projection"), "oracle": {}}, volumes(stacks, objects))
 
 
 # ---- the table -----------------------------------------------------------------------------------
