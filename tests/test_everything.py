@@ -261,6 +261,9 @@ def test_proposals_too_large_for_the_tiles_get_windows_of_their_own(micro):
     assert left <= 300 and 460 <= right and top <= 320 and 480 <= bottom  # the box whole inside
     assert blobs[coarse] == [large] and blobs[0] == [small] and blobs[len(new_passes) - 1] == [huge]
     assert run._own_windows(passes, {0: [small]}) == (passes, {0: [small]}, set())  # nothing to move
+    inside = ([320, 340, 440, 470], [380, 405], 9)  # another large proposal whose box that window holds: one encode
+    grouped, blobs, only_own = run._own_windows(passes, {coarse: [large, inside]})
+    assert len(grouped) == len(passes) + 1 and blobs[coarse] == [large, inside] and only_own == {coarse}
 
 
 def test_the_decoding_batch_shrinks_with_the_window(micro, monkeypatch):

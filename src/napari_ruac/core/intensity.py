@@ -153,6 +153,10 @@ def edge_means(image: np.ndarray, mask: np.ndarray, ring: int | None = None) -> 
         return float("nan"), float("nan")
     if ring is None:
         ring = int(np.clip(round(0.25 * np.sqrt(area / np.pi)), 2, 8))
+    ys, xs = np.nonzero(mask)  # work in the mask's box grown by the ring (a tracked slice may be 4096²)
+    pad = ring + 2
+    crop = (slice(max(0, ys.min() - pad), ys.max() + 1 + pad), slice(max(0, xs.min() - pad), xs.max() + 1 + pad))
+    mask, values = mask[crop], values[crop]
     near = ndimage.binary_dilation(mask, iterations=1)
     outer = ndimage.binary_dilation(near, iterations=ring) & ~near
     inside = float(values[mask].mean())

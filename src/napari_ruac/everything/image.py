@@ -164,11 +164,20 @@ class EverythingRun:
             left = int(np.clip(round(cx - side / 2), 0, max(0, w - side)))
             extra.append((top, left, min(h, top + int(side)), min(w, left + int(side))))
         keep = [seed for seed, window in zip(blobs[last], extra) if window is None]
-        windows = [(window, seed) for seed, window in zip(blobs[last], extra) if window is not None]
+        windows: list[tuple[tuple, list]] = []  # (window, its seeds): a seed whose box an earlier window holds joins it
+        for seed, window in zip(blobs[last], extra):
+            if window is None:
+                continue
+            x0, y0, x1, y1 = seed[0]
+            host = next((w for w in windows if w[0][1] <= x0 and w[0][0] <= y0 and x1 <= w[0][3] and y1 <= w[0][2]), None)
+            if host is None:
+                windows.append((window, [seed]))
+            else:
+                host[1].append(seed)
         new_passes = passes[:last] + [(window, False) for window, _ in windows] + [passes[last]]
         new_blobs = {i: v for i, v in blobs.items() if i != last}
-        for offset, (_, seed) in enumerate(windows):
-            new_blobs[last + offset] = [seed]
+        for offset, (_, seeds) in enumerate(windows):
+            new_blobs[last + offset] = seeds
         if keep:
             new_blobs[len(new_passes) - 1] = keep
         return new_passes, new_blobs, set(range(last, last + len(windows)))
@@ -211,7 +220,7 @@ class EverythingRun:
     def _batch(self, window) -> int:
         """Prompts decoded at once in ``window``: the settings' batch size, fewer for large windows, so
         that the batch's full-window outputs (mask, probability, uncertainty: ~9 bytes a pixel each)
-        stay within ``BATCH_PIXELS`` pixels (a whole-image pass over 4096² holds 3 at a time, not 64)."""
+        stay within ``BATCH_PIXELS`` pixels (a whole-image pass over 4096² holds 2 at a time, not 64)."""
         pixels = max(1, (window[2] - window[0]) * (window[3] - window[1]))
         return int(max(1, min(self.settings.batch_size, BATCH_PIXELS // pixels)))
 
