@@ -136,15 +136,24 @@ def test_object_region_and_score_by_hand():
     expected = np.zeros((10, 10), bool)
     expected[4:7, 5] = expected[5, 4:9] = True  # the plus-shaped 1-px dilation, then the attached run
     np.testing.assert_array_equal(region, expected)
-    assert object_score(prediction, uncertainty, radius=1) == pytest.approx((0.4 + 3 * 0.9) / 7)
+    # per mask pixel (default): the region's sum over the mask's one pixel; per region: the region's mean
+    assert object_score(prediction, uncertainty, radius=1) == pytest.approx(0.4 + 3 * 0.9)
+    assert object_score(prediction, uncertainty, radius=1, per="region") == pytest.approx((0.4 + 3 * 0.9) / 7)
+    grown = prediction.copy()
+    grown[5, 4] = True  # a second mask pixel (U 0) halves the per-pixel score; the region gains (6, 4)
+    assert object_score(grown, uncertainty, radius=1) == pytest.approx((0.4 + 3 * 0.9) / 2)
+    with pytest.raises(ValueError, match="per must be one of"):
+        object_score(prediction, uncertainty, per="image")
 
 
 def test_object_score_of_an_empty_prediction():
     prediction, uncertainty = _object_case()
     empty = np.zeros_like(prediction)
-    assert object_score(empty, uncertainty) == pytest.approx((3 * 0.9 + 1.0) / 4)  # every uncertain pixel
+    assert object_score(empty, uncertainty) == pytest.approx(3 * 0.9 + 1.0)  # every uncertain pixel, per 1 px
+    assert object_score(empty, uncertainty, per="region") == pytest.approx((3 * 0.9 + 1.0) / 4)
     calm = np.full((10, 10), 0.1)
-    assert object_score(empty, calm) == pytest.approx(0.1)  # nothing uncertain: the whole image
+    assert object_score(empty, calm) == pytest.approx(0.1)  # nothing uncertain: the whole image's mean
+    assert object_score(empty, calm, per="region") == pytest.approx(0.1)
     bad = uncertainty.copy()
     bad[2, 2] = np.nan
     with pytest.raises(ValueError, match="nan"):

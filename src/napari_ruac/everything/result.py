@@ -15,8 +15,8 @@ from .review import review_score
 class ObjectRow:
     """One object. ``bbox``: (y0, x0, y1, x1) in 2D, (z0, y0, x0, z1, y1, x1) in 3D, end exclusive;
     ``centroid`` in the same axis order. ``uncertainty_score`` is what the review ranks by
-    (``napari_ruac.metrics.object_score``: mean U over the mask dilated by 2 px and the uncertain
-    parts attached to it, the object score of the uncertainty study); ``review_score`` is what the
+    (``napari_ruac.metrics.object_score``: U summed over the mask dilated by 2 px and the uncertain
+    parts attached to it, per mask pixel: the object score of the uncertainty study); ``review_score`` is what the
     review ranks by (``everything/review.py``: the uncertainty score combined with the object's checks,
     ``proposal_iou``, ``kept``, ``click_iou``; nan when unknown)."""
 

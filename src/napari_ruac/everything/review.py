@@ -15,9 +15,13 @@ found from an image proposal (blobs.py) also carry three checks, computed while 
     review_score = σ(b + w_U · U − w_p · proposal_iou − w_k · kept − w_c · click_iou)
 
 is a logistic estimate of the probability that the object is wrong (IoU < 0.7 with the true
-object). The weights were fitted on generated nuclei scenes (seeds 7260001–7260015, ruac-micro;
-on seeds 7260016–7260030 it put 38 % of the failed objects in the top 20 %, against 28 % for the
-uncertainty score and 26 % for the predicted IoU; the best possible there was 46 %) and rounded.
+object). The weights were fitted on generated nuclei scenes (seeds 7260001–7260015, ruac-micro)
+and rounded; ``scripts/fit_review_score.py`` refits and checks them. On seeds 7260016–7260030 the
+score puts 38 % of the failed objects in the top 20 %, against 30 % for the uncertainty score
+(28 % with the object score's earlier region-mean), 26 % for the predicted IoU and 48 % at best.
+A refit with the per-mask-pixel object score (3.4 / −1.1 / −5.9 / −2.0, bias 5.8), or with the
+predicted IoU, stability, area or mean U added, did not rank better there (0.37–0.38), so the
+weights stay.
 Objects without the checks (grid clicks, volumes, labels edited by hand) are ranked by their
 uncertainty score.
 """

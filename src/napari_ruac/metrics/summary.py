@@ -38,7 +38,7 @@ EVALUATE_KEYS = (
     "boundary_iou",
     "accuracy",  # pixel accuracy of the prediction
     "mean_uncertainty",
-    "object_score",  # mean U over the mask, its rim and attached uncertain parts (object_level)
+    "object_score",  # U summed over the mask, its rim and attached uncertain parts, per mask pixel (object_level)
 )
 
 
