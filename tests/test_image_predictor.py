@@ -27,6 +27,20 @@ def test_three_lines_give_typed_maps(tiny_model):
     assert isinstance(out.iou, float) and out.method == "ruac"
 
 
+def test_a_model_name_is_loaded_and_a_wrong_model_named(tmp_path):
+    from napari_ruac import VolumePredictor
+
+    predictor = ImagePredictor("ruac-micro")  # the shipped model, loaded offline
+    assert predictor.model.info.name == "ruac-micro"
+    predictor.set_image(data.coins())
+    assert predictor.predict(box=[20, 30, 120, 140]).mask.any()
+    assert VolumePredictor("ruac-micro").model.info.name == "ruac-micro"
+    with pytest.raises(TypeError, match="model must be a RUACModel.*'ruac-micro'.*got ndarray"):
+        ImagePredictor(np.zeros((4, 4)))
+    with pytest.raises(Exception, match="nothing-here"):
+        ImagePredictor(str(tmp_path / "nothing-here.json"))
+
+
 @pytest.mark.parametrize(
     "prompt",
     [dict(box=[20, 30, 200, 160]), dict(points=[[100, 80]], labels=[1]), dict(points=[[100, 80], [30, 30]], labels=[1, 0])],

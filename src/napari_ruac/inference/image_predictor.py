@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..models.loading import as_model
 from ..models.ruac_model import ImageFeatures, RUACModel
 from ..uq import MethodContext, MethodOptions, get_method
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
@@ -40,7 +41,7 @@ class ImagePredictor:
 
     def __init__(
         self,
-        model: RUACModel,
+        model: RUACModel | str | None,
         method: str = "ruac",
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
@@ -51,7 +52,7 @@ class ImagePredictor:
         tracking: str | None = None,
         **options,
     ) -> None:
-        self.model = model
+        self.model = model = as_model(model)
         self.zoom = parse_zoom(zoom)
         self.zoom_context = check_context(zoom_context)
         self.zoom_min_side = float(model.image_size if zoom_min_side is None else zoom_min_side)

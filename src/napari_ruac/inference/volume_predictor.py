@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..models.loading import as_model
 from ..models.ruac_model import ImageFeatures, RUACModel
 from ..uq import HeadMethod, MethodOptions, one_pass_method
 from ..uq.suggest import ClickSuggestion, SuggestionError, edge_width_for, suggest_clicks
@@ -46,7 +47,7 @@ class VolumePredictor:
 
     def __init__(
         self,
-        model: RUACModel,
+        model: RUACModel | str | None,
         method: str = "ruac",
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
@@ -59,7 +60,7 @@ class VolumePredictor:
     ) -> None:
         from .zoom import DEFAULT_CONTEXT, check_context, parse_zoom
 
-        self.model = model
+        self.model = model = as_model(model)
         self.tracking_rules = TrackingRules.parse(tracking_rules)
         self.zoom = parse_zoom(zoom)
         self._zoom_options = dict(zoom=self.zoom, zoom_context=check_context(zoom_context or DEFAULT_CONTEXT),

@@ -6,7 +6,7 @@ from .decoder import DecoderOutput, SelectedMask
 from .device import DeviceError, resolve_device
 from .download import ChecksumError, DownloadError, download_model
 from .registry import DEFAULT_MODEL, MODELS, available_models, cache_dir, default_model_name, embedded_models, get_spec
-from .loading import build_model, load_model, load_ruac_weights, save_ruac_checkpoint
+from .loading import as_model, build_model, load_model, load_ruac_weights, save_ruac_checkpoint
 from .prompts import PromptBatch
 from .ruac_model import ImageFeatures, ModelInfo, RUACModel
 
@@ -24,6 +24,7 @@ __all__ = [
     "RUACModel",
     "SelectedMask",
     "WeibullMaskHead",
+    "as_model",
     "available_models",
     "build_model",
     "cache_dir",

@@ -238,3 +238,14 @@ def save_ruac_checkpoint(
     config = model.config()
     config["notes"] = {**model.info.notes, **(notes or {})}
     return ckpt.write_ruac_checkpoint(path, state, config)
+
+
+def as_model(model: RUACModel | str | Path | None) -> RUACModel:
+    """The predictors' ``model`` argument: a built model as is, or a name / path / None loaded
+    with :func:`load_model`'s defaults. Anything else is refused with what to pass instead."""
+    if model is None or isinstance(model, (str, Path)):
+        return load_model(model)
+    if isinstance(model, RUACModel) or all(hasattr(model, name) for name in ("info", "image_size", "encode_image")):
+        return model
+    raise TypeError(f"model must be a RUACModel (napari_ruac.load_model(...)), a model name such as 'ruac-micro' "
+                    f"or a checkpoint path, got {type(model).__name__}")
