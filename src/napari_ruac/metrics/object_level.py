@@ -16,7 +16,7 @@ that make it large, and a mask-normalised sum does not. Measured with ruac-micro
 tuning scenes seeds 9100 shifted and 9101 plain, never the study's sets), Spearman ρ(score, 1 − IoU):
 0.60 → 0.63 (plain) and 0.44 → 0.47 (shifted) for ``ruac``, 0.64 → 0.66 and 0.55 → 0.60 for
 ``ruac-hyp``; the dilation radius (1–3 px) and threshold (0.3–0.7) changed ρ by ≤ 0.01
-(benchmarks/RESULTS.md, "object score"). The whole-image fallback of an empty, calm prediction is
+(``benchmarks/bench_object_score.py``; benchmarks/RESULTS.md). The whole-image fallback of an empty, calm prediction is
 a mean under both rules.
 
 Over a set of objects: Spearman ρ(score, 1 − IoU) (higher: the score orders the objects by how
