@@ -28,7 +28,7 @@ SEED0 = 7_260_001
 FEATURES = ("uncertainty_score", "proposal_iou", "kept", "click_iou")
 
 
-def collect(model_name: str, seeds: range) -> list[dict]:
+def collect(model_name: str, seeds: range, method: str) -> list[dict]:
     from bench_everything import FAILED_BELOW, best_ious
     from ruac_training.synthetic import generate_scene
 
@@ -39,7 +39,7 @@ def collect(model_name: str, seeds: range) -> list[dict]:
     rows = []
     for seed in seeds:
         scene = generate_scene("nuclei", seed, 512)
-        run = EverythingRun(model, scene.image)
+        run = EverythingRun(model, scene.image, method=method)
         for _ in run:
             pass
         result = run.result()
@@ -75,6 +75,7 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="ruac-micro")
     parser.add_argument("--fit", type=int, default=15, help="fit scenes (seeds from 7260001)")
     parser.add_argument("--check", type=int, default=15, help="check scenes (the seeds after the fit scenes)")
+    parser.add_argument("--method", default=None, help="the uncertainty method (default: the library's default)")
     parser.add_argument("--out", default="runs/review_fit")
     args = parser.parse_args(argv)
 
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
     seeds = range(SEED0, SEED0 + args.fit + args.check)
     rows = json.loads(cache.read_text()) if cache.exists() else []
     if {r["seed"] for r in rows} != set(seeds):
-        rows = collect(args.model, seeds)
+        rows = collect(args.model, seeds, args.method or "ruac")
         cache.write_text(json.dumps(rows))
     rows = [r for r in rows if all(np.isfinite(r[name]) for name in FEATURES)]
     fit = [r for r in rows if r["seed"] < SEED0 + args.fit]

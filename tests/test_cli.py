@@ -25,7 +25,7 @@ def test_segment_a_png_writes_mask_uncertainty_overlay_summary(tmp_path, capsys)
     overlay = io.imread(out / "coins_overlay.png")
     assert overlay.ndim == 3 and overlay.shape[0] > 100
     summary = json.loads((out / "coins_summary.json").read_text())
-    assert summary["method"] == "ruac" and summary["voxels"] == int((mask > 0).sum())
+    assert summary["method"] == "ruac-hyp" and summary["voxels"] == int((mask > 0).sum())
     assert "coins_mask.png" in capsys.readouterr().out
 
 

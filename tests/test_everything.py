@@ -61,7 +61,7 @@ def test_finds_the_known_objects_of_a_generated_scene(micro):
     result = segment_everything(micro, image)
     tp, predicted, true = _matched(result.labels, truth)
     assert true == 5 and tp >= 4 and predicted <= 6, (tp, predicted, true)
-    assert result.complete and result.method == "ruac"
+    assert result.complete and result.method == "ruac-hyp"  # uq.DEFAULT_METHOD
     _check_consistent(result)
     ranked = result.ranked()
     assert [r.review_score for r in ranked] == sorted((r.review_score for r in ranked), reverse=True)

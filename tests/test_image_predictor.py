@@ -199,3 +199,17 @@ def test_bad_inputs_give_clear_errors(tiny_model):
         warnings.simplefilter("always")
         out = predictor.predict(box=[-20, 10, 60, 200])  # sticks out: clipped, not refused
     assert any("clipped" in str(w.message) for w in caught) and out.mask.shape == (100, 120)
+
+
+def test_the_default_method_is_ruac_hyp_everywhere(tiny_model):
+    """One home: uq.DEFAULT_METHOD is what the predictors and the CLI use when not told."""
+    from napari_ruac import VolumePredictor
+    from napari_ruac.cli.main import build_parser
+    from napari_ruac.uq import DEFAULT_METHOD
+
+    assert DEFAULT_METHOD == "ruac-hyp"
+    predictor = ImagePredictor(tiny_model)
+    predictor.set_image(data.coins())
+    assert predictor.predict(box=[20, 30, 120, 140]).method == "ruac-hyp"
+    assert VolumePredictor(tiny_model).method.name == "ruac-hyp"
+    assert build_parser().parse_args(["segment", "x.png", "--box", "1", "2", "3", "4"]).method == "ruac-hyp"

@@ -50,7 +50,7 @@ def test_segment_all_then_review_objects_worst_first(make_napari_viewer_proxy, q
     widget = _segment_all(viewer, qtbot, micro, image)
     qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
     layer = viewer.layers[objects_name("blobs")]
-    unc = viewer.layers["blobs uncertainty (ruac)"]
+    unc = viewer.layers["blobs uncertainty (ruac-hyp)"]
     assert unc.metadata[KIND_KEY] == UNCERTAINTY_KIND and float(np.asarray(unc.data).max()) > 0
     assert 4 <= len(layer.metadata[OBJECTS_KEY]) <= 6
     _consistent(layer)

@@ -126,13 +126,13 @@ def test_segment_2d_adds_layers_matching_the_library(make_napari_viewer_proxy, q
     widget.segment_slice()
     _wait(qtbot, widget)
     names = [layer.name for layer in viewer.layers]
-    for name in ("cells masks", "cells preview", "cells uncertainty (ruac)", "cells prompts", "cells boxes"):
+    for name in ("cells masks", "cells preview", "cells uncertainty (ruac-hyp)", "cells prompts", "cells boxes"):
         assert name in names  # the uncertainty layer's name says what it holds and which method drew it
-    uncertainty = viewer.layers["cells uncertainty (ruac)"]
+    uncertainty = viewer.layers["cells uncertainty (ruac-hyp)"]
     assert uncertainty.colormap.name in ("magma", "inferno")
     assert tuple(uncertainty.contrast_limits) == (0.0, 1.0)
     assert str(uncertainty.blending) in ("additive", "translucent")
-    for name in ("cells masks", "cells preview", "cells uncertainty (ruac)"):
+    for name in ("cells masks", "cells preview", "cells uncertainty (ruac-hyp)"):
         np.testing.assert_allclose(viewer.layers[name].scale, (0.5, 0.25))
         np.testing.assert_allclose(viewer.layers[name].translate, (3.0, 4.0))
     # the same box straight through the library gives the same result
@@ -146,8 +146,8 @@ def test_segment_2d_adds_layers_matching_the_library(make_napari_viewer_proxy, q
     widget.controls.method.setCurrentText("sam2")
     widget.segment_slice()
     _wait(qtbot, widget)
-    assert uncertainty.name == "cells uncertainty (ruac+sam2)" and uncertainty in viewer.layers
-    assert [layer.name for layer in viewer.layers].count("cells uncertainty (ruac+sam2)") == 1
+    assert uncertainty.name == "cells uncertainty (ruac-hyp+sam2)" and uncertainty in viewer.layers
+    assert [layer.name for layer in viewer.layers].count("cells uncertainty (ruac-hyp+sam2)") == 1
 
 
 @pytest.mark.viewer
@@ -180,7 +180,7 @@ def test_rgb_image_segments_as_2d(make_napari_viewer_proxy, qtbot, tiny_model):
     widget.segment_slice()
     _wait(qtbot, widget)
     assert viewer.layers["rgb preview"].data.shape == image.shape
-    assert viewer.layers["rgb uncertainty (ruac)"].data.shape == image.shape
+    assert viewer.layers["rgb uncertainty (ruac-hyp)"].data.shape == image.shape
     assert viewer.layers["rgb preview"].data.any()
 
 
@@ -225,7 +225,7 @@ def test_volume_propagation_fills_every_slice_like_the_library(make_napari_viewe
     _wait(qtbot, widget)
     assert sorted(widget.received_slices) == list(range(6))
     preview = viewer.layers["vol preview"].data > 0
-    uncertainty = viewer.layers["vol uncertainty (ruac)"].data
+    uncertainty = viewer.layers["vol uncertainty (ruac-hyp)"].data
     np.testing.assert_allclose(viewer.layers["vol masks"].scale, (3.0, 1.0, 1.0))
     reference = VolumePredictor(fitted, cache=widget.cache).segment(stack, {2: dict(box=tight_box(truth[2] == 1))})
     np.testing.assert_array_equal(preview, reference.mask)
@@ -247,7 +247,7 @@ def test_cancel_mid_volume_keeps_only_finished_slices(make_napari_viewer_proxy, 
     _wait(qtbot, widget)
     assert widget.received_slices == [3]
     preview = viewer.layers["vol preview"].data
-    uncertainty = viewer.layers["vol uncertainty (ruac)"].data
+    uncertainty = viewer.layers["vol uncertainty (ruac-hyp)"].data
     touched = [z for z in range(6) if preview[z].any() or uncertainty[z].any()]
     assert touched == [3]  # the finished slice, whole; nothing else
     assert uncertainty[3].min() > 0  # written in full (random weights: uncertain everywhere)
@@ -476,7 +476,7 @@ def test_zoom_setting_reaches_the_prediction(make_napari_viewer_proxy, qtbot, ti
     reference.set_image(image)
     expected = reference.predict(box=tight_box(truth))
     assert expected.window is not None
-    np.testing.assert_allclose(viewer.layers["big uncertainty (ruac)"].data, expected.uncertainty, atol=1e-6)
+    np.testing.assert_allclose(viewer.layers["big uncertainty (ruac-hyp)"].data, expected.uncertainty, atol=1e-6)
     outside = np.ones(image.shape, bool)
     outside[slice(expected.window[0], expected.window[2]), slice(expected.window[1], expected.window[3])] = False
-    assert not viewer.layers["big uncertainty (ruac)"].data[outside].any()
+    assert not viewer.layers["big uncertainty (ruac-hyp)"].data[outside].any()

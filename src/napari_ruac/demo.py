@@ -16,6 +16,7 @@ import numpy as np
 
 from .core.boxes import box_on_largest_slice
 from .core.intensity import percentile_range, stretch
+from .uq import DEFAULT_METHOD
 
 DEMO_OBJECTS = 2  # objects per sample
 
@@ -44,7 +45,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return (stretch(image, *percentile_range(image, (0.5, 99.5))) * 255).astype(np.uint8)
 
 
-def run_demo(model, out: Path, method: str = "ruac", objects: int = DEMO_OBJECTS, **options) -> Path:
+def run_demo(model, out: Path, method: str = DEFAULT_METHOD, objects: int = DEMO_OBJECTS, **options) -> Path:
     """Run the demo with a loaded model; returns the report path."""
     from .io import read_image
     from .metrics import evaluate

@@ -24,6 +24,7 @@ from .inference.volume_result import SliceResult, VolumeAssembly
 from .models.preprocess import check_not_constant
 from .io import ImageData, atomic_path, check_output_folder, output_folder, output_path, overlay_png, read_image, write_image
 from .models.ruac_model import RUACModel
+from .uq import DEFAULT_METHOD
 
 
 @dataclass
@@ -66,7 +67,7 @@ def iter_segmentation(
     model: RUACModel,
     prompts: dict[int, dict] | dict,
     out_dir: str | os.PathLike | None = None,
-    method: str = "ruac",
+    method: str = DEFAULT_METHOD,
     intensity=None,
     propagate: bool = True,
     overlay: bool = True,

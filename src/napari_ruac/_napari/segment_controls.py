@@ -13,7 +13,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..uq import available_methods
+from ..uq import DEFAULT_METHOD, available_methods
 from .model_choice import BROWSE, ModelEntry, device_choices, model_entries
 
 INTENSITY_MODES = ("auto", "percentile", "window")
@@ -51,8 +51,8 @@ class SegmentControls(QWidget):
 
         self.method = QComboBox()
         self.method.addItems(available_methods())
-        if "ruac" in available_methods():
-            self.method.setCurrentText("ruac")
+        if DEFAULT_METHOD in available_methods():
+            self.method.setCurrentText(DEFAULT_METHOD)
         form.addRow("Method", self.method)
         self.device = QComboBox()
         self.device.addItems(device_choices())
@@ -123,7 +123,7 @@ class SegmentControls(QWidget):
             item.setEnabled(reason is None)
             item.setToolTip(reason or "")
         if readiness.get(self.method.currentText()) is not None:
-            self.method.setCurrentText("ruac")
+            self.method.setCurrentText(DEFAULT_METHOD)
 
     def set_running(self, running: bool) -> None:
         """While a job runs only Cancel is active."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..io import check_output_folder, format_of
 from ..models import RUACModel
-from ..uq import get_method
+from ..uq import DEFAULT_METHOD, get_method
 from .events import BatchStarted, BatchSummary, VolumeDone, VolumeStarted
 from .model_spec import ModelSpec
 from .prompts import PromptFile, file_stem, prompt_source
@@ -77,7 +77,7 @@ def iter_batch(
     out_dir: str | os.PathLike,
     prompts,
     model: RUACModel | ModelSpec | str | None = None,
-    method: str = "ruac",
+    method: str = DEFAULT_METHOD,
     intensity=None,
     scheduler: str | None = None,
     workers: int | None = None,

@@ -26,6 +26,7 @@ from ..io.atomic import file_stem
 from .prompts import ObjectPrompts
 from .state import failure_path, write_marker
 from .stats import ObjectStats, ReviewRule
+from ..uq import DEFAULT_METHOD
 
 _CLEAR_ERRORS = (ValueError, KeyError, OSError)
 
@@ -36,7 +37,7 @@ class BatchSettings:
 
     out_dir: Path
     prompts: object  # a source from .prompts (PromptFile, LabelPrompts, TemplatePrompt)
-    method: str = "ruac"
+    method: str = DEFAULT_METHOD
     intensity: object = None
     options: dict = field(default_factory=dict)
     rule: ReviewRule = field(default_factory=ReviewRule)

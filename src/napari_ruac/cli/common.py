@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..uq import DEFAULT_METHOD
+
 INTENSITY_CHOICES = ("auto", "percentile", "minmax", "none")
 
 
@@ -32,7 +34,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="SAM2 config for a .pt checkpoint whose architecture is not in its name")
     parser.add_argument("--ruac-checkpoint", help="trained RUAC head (.safetensors/.json) to put on the model")
     parser.add_argument("--device", default="auto", help="auto (cuda → mps → cpu), cpu, cuda, cuda:1, mps")
-    parser.add_argument("--method", default="ruac", help="ruac, ruac-hyp, ruac-mc, sam2, tta, prompt, laplace, varnet")
+    parser.add_argument("--method", default=DEFAULT_METHOD,
+                        help=f"ruac-hyp, ruac, ruac-mc, sam2, tta, prompt, laplace, varnet (default {DEFAULT_METHOD})")
     parser.add_argument("--num-samples", type=int, help="samples for sampling methods (ruac-mc 20, tta/prompt/laplace 16)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -18,16 +18,17 @@ from ..core.progress import Progress
 from .result import EverythingResult, ObjectRow
 from .settings import EverythingError, EverythingSettings, tile_windows
 from .volume import VolumeEverythingRun
+from ..uq import DEFAULT_METHOD
 
 
-def iter_segment_everything(model, image, method: str = "ruac", **kwargs) -> Iterator[Progress | EverythingResult]:
+def iter_segment_everything(model, image, method: str = DEFAULT_METHOD, **kwargs) -> Iterator[Progress | EverythingResult]:
     """Progress events, then the EverythingResult (see ``make_run``)."""
     run = make_run(model, image, method=method, **kwargs)
     yield from run
     yield run.result()
 
 
-def segment_everything(model, image, method: str = "ruac", **kwargs) -> EverythingResult:
+def segment_everything(model, image, method: str = DEFAULT_METHOD, **kwargs) -> EverythingResult:
     """Every object of ``image`` with labels, per-pixel uncertainty and one row per object."""
     result = None
     for event in iter_segment_everything(model, image, method=method, **kwargs):
@@ -35,7 +36,7 @@ def segment_everything(model, image, method: str = "ruac", **kwargs) -> Everythi
     return result
 
 
-def make_run(model, image, method: str = "ruac", settings=None, seed_slices=None, **kwargs):
+def make_run(model, image, method: str = DEFAULT_METHOD, settings=None, seed_slices=None, **kwargs):
     """The run for ``image``: ``EverythingRun`` for a 2D image (H, W) or (H, W, 3|4), else
     ``VolumeEverythingRun`` for a volume (Z, Y, X[, C]), which needs ``seed_slices``.
     Settings (``EverythingSettings`` fields) may also be given as keywords."""

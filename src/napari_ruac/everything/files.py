@@ -20,6 +20,7 @@ from ..io import ImageData, output_path, read_image, write_image
 from ..io.atomic import atomic_path
 from ..core.progress import Progress
 from .result import EverythingResult
+from ..uq import DEFAULT_METHOD
 
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_path(path) as temporary:
@@ -130,7 +131,7 @@ def iter_everything_file(
     image: ImageData | str | os.PathLike,
     model,
     out_dir: str | os.PathLike | None = None,
-    method: str = "ruac",
+    method: str = DEFAULT_METHOD,
     seed_slices=None,
     intensity=None,
     settings=None,

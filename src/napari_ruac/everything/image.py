@@ -17,7 +17,7 @@ from ..inference.embedding_cache import EmbeddingCache
 from ..inference.volume_projection import grown_box
 from ..models.preprocess import check_image
 from ..models.ruac_model import RUACModel
-from ..uq import one_pass_method
+from ..uq import DEFAULT_METHOD, one_pass_method
 from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
 from ..core.progress import Progress
 from .result import EverythingResult, object_rows
@@ -41,7 +41,7 @@ class EverythingRun:
         self,
         model: RUACModel,
         image: np.ndarray,
-        method: str = "ruac",
+        method: str = DEFAULT_METHOD,
         settings: EverythingSettings | dict | None = None,
         intensity=None,
         cache: EmbeddingCache | None = None,

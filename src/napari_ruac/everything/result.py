@@ -9,6 +9,7 @@ import numpy as np
 from ..metrics import object_score
 from .candidates import Candidate
 from .review import review_score
+from ..uq import DEFAULT_METHOD
 
 
 @dataclass
@@ -54,7 +55,7 @@ class EverythingResult:
     uncertainty: np.ndarray
     objects: list[ObjectRow]
     complete: bool = True
-    method: str = "ruac"
+    method: str = DEFAULT_METHOD
     settings: dict = field(default_factory=dict)
     decoded: int = 0  # prompts decoded
     candidates: int = 0  # candidates before overlap filtering

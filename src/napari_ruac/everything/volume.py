@@ -12,7 +12,7 @@ import numpy as np
 from ..inference import VolumePredictor
 from ..inference.embedding_cache import EmbeddingCache
 from ..models.ruac_model import RUACModel
-from ..uq import one_pass_method
+from ..uq import DEFAULT_METHOD, one_pass_method
 from .image import EverythingRun
 from ..core.progress import Progress
 from .result import EverythingResult, row_for
@@ -64,7 +64,7 @@ class VolumeEverythingRun:
         model: RUACModel,
         volume: np.ndarray,
         seed_slices,
-        method: str = "ruac",
+        method: str = DEFAULT_METHOD,
         settings: EverythingSettings | dict | None = None,
         intensity=None,
         cache: EmbeddingCache | None = None,

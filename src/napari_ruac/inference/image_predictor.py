@@ -9,7 +9,7 @@ import torch
 
 from ..models.loading import as_model
 from ..models.ruac_model import ImageFeatures, RUACModel
-from ..uq import MethodContext, MethodOptions, get_method
+from ..uq import DEFAULT_METHOD, MethodContext, MethodOptions, get_method
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .prediction import Prediction, to_predictions
@@ -42,7 +42,7 @@ class ImagePredictor:
     def __init__(
         self,
         model: RUACModel | str | None,
-        method: str = "ruac",
+        method: str = DEFAULT_METHOD,
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
         zoom="auto",

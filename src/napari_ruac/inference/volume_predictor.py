@@ -18,7 +18,7 @@ import torch
 
 from ..models.loading import as_model
 from ..models.ruac_model import ImageFeatures, RUACModel
-from ..uq import HeadMethod, MethodOptions, one_pass_method
+from ..uq import DEFAULT_METHOD, HeadMethod, MethodOptions, one_pass_method
 from ..uq.suggest import ClickSuggestion, SuggestionError, edge_width_for, suggest_clicks
 from .embedding_cache import EmbeddingCache, image_digest
 from .image_predictor import _split_options
@@ -48,7 +48,7 @@ class VolumePredictor:
     def __init__(
         self,
         model: RUACModel | str | None,
-        method: str = "ruac",
+        method: str = DEFAULT_METHOD,
         intensity: Intensity | str | tuple | None = None,
         cache: EmbeddingCache | None = None,
         tracking: str = "auto",

@@ -5,6 +5,7 @@ UncertSAM baselines.
 """
 
 from .base import (
+    DEFAULT_METHOD,
     HeadMethod,
     Method,
     MethodContext,
@@ -21,6 +22,7 @@ from . import confidence, ruac  # noqa: F401  (registration)
 from . import laplace, prompt_perturbation, tta, varnet  # noqa: F401  (registration: UncertSAM baselines)
 
 __all__ = [
+    "DEFAULT_METHOD",
     "HeadMethod",
     "Method",
     "MethodContext",

@@ -118,6 +118,13 @@ class HeadMethod(Method):
 
 _METHODS: dict[str, Method] = {}
 
+#: The method every predictor, workflow, the CLI and the GUI use unless told otherwise (one home).
+#: ``ruac-hyp``: one decoder pass like ``ruac``, whose map it joins with the disagreement of SAM2's mask
+#: hypotheses. In the uncertainty study (docs/shift_study.md, 2026-12-03) it beat ``ruac`` on failed-object
+#: AUROC and top-10 review coverage on all four sets and on object ρ on three, for ≤ 0.007 interior AUROC;
+#: ``ruac`` alone ranked objects no better than SAM2's entropy.
+DEFAULT_METHOD = "ruac-hyp"
+
 
 class UnknownMethodError(ValueError):
     pass
