@@ -11,7 +11,7 @@ sources run under the same protocol. The click comes from:
 
   oracle     the most interior pixel of the largest error region, with its true sign (needs the
              ground truth; the field's standard);
-  suggested  ``ImagePredictor.suggest_click`` on RUAC's uncertainty; the oracle only accepts or
+  suggested  ``ImagePredictor.suggest_click`` on RUAC's uncertainty (``--method``, default the library's); the oracle only accepts or
              flips the sign (what a user does with Enter / T);
   random     a uniformly random pixel of the top-uncertainty region (u ≥ half the maximum, RUAC's
              map), true sign;
@@ -150,8 +150,8 @@ def next_prediction(predictor, previous, box, points, labels, method: str, mask_
 
 
 def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng, stats,
-               mask_input: bool = True) -> list[float]:
-    method = "sam2" if strategy == "sam2" else "ruac"
+               mask_input: bool = True, ruac_method: str = "ruac-hyp") -> list[float]:
+    method = "sam2" if strategy == "sam2" else ruac_method
     ys, xs = np.nonzero(truth)
     box, points, labels = None, [], []
     if start == "box":
@@ -234,6 +234,9 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="ruac-micro")
     parser.add_argument("--no-mask-input", dest="mask_input", action="store_false",
                         help="points and box only (micro-sam's use_masks=False); default: the previous mask is fed back")
+    parser.add_argument("--method", default=None,
+                        help="the RUAC map of oracle/suggested/random (default: the library's, uq.DEFAULT_METHOD)")
+    parser.add_argument("--generated-only", action="store_true", help="skip the real images (tuning runs)")
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--plot", type=Path, help="write the mIoU-per-iteration plot here (PNG)")
     args = parser.parse_args(argv)
@@ -244,6 +247,9 @@ def main(argv=None) -> int:
 
     from napari_ruac.inference import ImagePredictor
     from napari_ruac.models import load_model
+    from napari_ruac.uq import DEFAULT_METHOD
+
+    args.method = args.method or DEFAULT_METHOD
 
     torch.set_num_threads(1)
     predictor = ImagePredictor(load_model(args.model, device="cpu"))
@@ -252,8 +258,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     started = time.time()
     sources = [
-        generated(args.max_objects, args.scenes_per_kind, args.first_scene), dsb2018(args.max_objects),
-        coins(args.max_objects),
+        generated(args.max_objects, args.scenes_per_kind, args.first_scene),
+        *(() if args.generated_only else (dsb2018(args.max_objects), coins(args.max_objects))),
     ]
     for source in sources:
         for dataset, image, objects in source:
@@ -262,7 +268,7 @@ def main(argv=None) -> int:
                 for start in STARTS:
                     for strategy in STRATEGIES:
                         scores = run_object(predictor, truth, start, strategy, args.iterations, rng, stats[strategy],
-                                            args.mask_input)
+                                            args.mask_input, args.method)
                         curves.setdefault(f"{dataset}|{start}|{strategy}", []).append(scores)
                         curves.setdefault(f"all|{start}|{strategy}", []).append(scores)
             print(f"{dataset}: {len(objects)} objects done ({time.time() - started:.0f} s)", file=sys.stderr)
