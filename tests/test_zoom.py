@@ -156,3 +156,36 @@ def test_refining_in_the_same_window_with_its_logits(micro):
     assert again.window == first.window and again.mask[350, 350]
     with pytest.raises(ZoomError, match="outside the window"):
         predictor.predict(points=[[5, 5]], labels=[1], window=first.window)
+
+
+def test_a_click_alone_zooms_to_the_object_its_first_answer_measures(micro):
+    image, mask = disk_image(1024, (400, 700), radius=9, seed=5)
+    ious, windows = {}, {}
+    for zoom in ("off", "auto"):
+        predictor = ImagePredictor(micro, zoom=zoom)
+        predictor.set_image(image)
+        out = predictor.predict(points=[[700.5, 400.5]], labels=[1])
+        ious[zoom] = (out.mask & mask).sum() / (out.mask | mask).sum()
+        windows[zoom] = out.window
+    assert windows["off"] is None
+    window = Window(*windows["auto"])  # around the first mask and the click, sized as for its box
+    assert window.shape == (256, 256) and window.x0 <= 700 < window.x1 and window.y0 <= 400 < window.y1
+    assert ious["auto"] > ious["off"], ious
+    # a large object: its window would not gain resolution, the whole image stays
+    big_image, big = disk_image(512, (256, 256), radius=120, seed=6)
+    predictor = ImagePredictor(micro, zoom="auto")
+    predictor.set_image(big_image)
+    assert predictor.predict(points=[[256.5, 256.5]], labels=[1]).window is None
+
+
+def test_refining_a_mask_without_a_box_zooms_around_the_mask(micro):
+    image, mask = disk_image(900, (300, 300), radius=8, seed=7)
+    predictor = ImagePredictor(micro, zoom="auto")
+    predictor.set_image(image)
+    out = predictor.refine_mask(mask, points=[[300.5, 300.5]], labels=[1], box=None)
+    assert out.window is not None and Window(*out.window).shape == (256, 256)
+    assert (out.mask & mask).sum() / (out.mask | mask).sum() > 0.6
+    off = ImagePredictor(micro, zoom="off")
+    off.set_image(image)
+    assert off.window_around_mask(mask) is None
+    assert off.refine_mask(mask, points=[[300.5, 300.5]], labels=[1], box=None).window is None

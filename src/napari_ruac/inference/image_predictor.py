@@ -142,17 +142,17 @@ class ImagePredictor:
         ``window``: (y0, x0, y1, x1) to predict in that image window instead of the zoom rule's
         (pass ``prediction.window`` with its ``low_res_logits`` as ``mask_input`` to refine it).
         """
-        return self.predict_batch(
-            boxes=None if box is None else [box],
-            points=None if points is None else [points],
-            labels=None if labels is None else [labels],
-            mask_input=mask_input,
-            multimask=multimask,
-            method=method,
-            refine=refine,
-            window=window,
-            **options,
-        )[0]
+        args = dict(labels=None if labels is None else [labels], multimask=multimask, method=method, refine=refine,
+                    **options)
+        prediction = self.predict_batch(boxes=None if box is None else [box],
+                                        points=None if points is None else [points],
+                                        mask_input=mask_input, window=window, **args)[0]
+        if box is None and points is not None and mask_input is None and window is None and prediction.window is None:
+            # clicks alone: the first answer measures the object; zoom to it when that gains resolution
+            measured = self.window_around_mask(prediction.mask, points)
+            if measured is not None:
+                prediction = self.predict_batch(points=[points], window=measured, **args)[0]
+        return prediction
 
     @torch.no_grad()
     def predict_batch(
@@ -211,6 +211,17 @@ class ImagePredictor:
         self._require_image()
         return choose_window(self.zoom, self._image_hw, box=box, points=points, context=self.zoom_context,
                              min_side=self.zoom_min_side, point_context=self.point_context)
+
+    def window_around_mask(self, mask: np.ndarray, points=None) -> Window | None:
+        """The window the zoom rule picks around an object's mask and its clicks, sized as for a box
+        (clicks alone do not say the object's size; a mask does). None: the whole image, also when
+        the mask is empty or zoom is off."""
+        self._require_image()
+        mask = np.asarray(mask, dtype=bool)
+        if self.zoom == "off" or mask.shape != tuple(self._image_hw) or not mask.any():
+            return None
+        return choose_window(self.zoom, self._image_hw, box=tight_box(mask), points=points,
+                             context=self.zoom_context, min_side=self.zoom_min_side)
 
     def _windows(self, boxes, points, labels, window) -> list[Window | None]:
         count = len(boxes) if boxes is not None else (len(points) if points is not None else 0)
@@ -287,8 +298,10 @@ class ImagePredictor:
             box = tight_box(full.astype(bool))
         checked = None if points is None else check_points(points, labels, self._image_hw)
         # zoom: the mask prompt lives in the frame of the window the prompt is decoded in
-        window = self.window_for(None if box is None else check_box(box, self._image_hw),
-                                 None if checked is None else checked[0]) if (box is not None or checked) else None
+        if box is not None:
+            window = self.window_for(check_box(box, self._image_hw), None if checked is None else checked[0])
+        else:  # no box: the mask says the object's size
+            window = self.window_around_mask(full.astype(bool), None if checked is None else checked[0])
         hw = self._image_hw if window is None else window.shape
         low = low_res_mask(full if window is None else full[window.slices], hw, self.model.image_size)
         if self.model.info.prompt_map:

@@ -18,6 +18,12 @@ The rule (one place; the predictors, the volume tracker, the CLI and batch use i
   the image; ``zoom="off"`` never. Clicks alone say nothing of the object's size, so ``auto`` zooms
   points-only prompts only when the caller set ``point_context`` (a window could cut a large object);
   ``on`` zooms them with ``point_context`` or ``min_side``.
+- points only under ``auto`` without ``point_context`` (``ImagePredictor.predict``): the whole image is
+  decoded first and its mask measures the object; when the box rule around that mask and the clicks
+  gives a window that gains resolution, the prompt is decoded again there (``window_around_mask``;
+  DSB2018 nuclei from one click: mIoU 0.68 → 0.72, and corrective clicks no longer wipe the object
+  out: benchmarks/RESULTS.md). A mask prompt without a box (``refine_mask(box=None)``) gets the same
+  window around the mask and the clicks: the mask says the object's size.
 Outside the window the object is taken as absent: probability 0 and uncertainty 0 there.
 """
 
