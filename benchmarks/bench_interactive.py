@@ -109,11 +109,12 @@ def oracle_click(mask: np.ndarray, truth: np.ndarray):
     return [col + 0.5, row + 0.5], int(truth[row, col])
 
 
-def suggested_click(predictor, prediction, points, labels, box, truth, stats):
+def suggested_click(predictor, prediction, points, labels, box, truth, stats, rule=None):
     from napari_ruac.uq.suggest import SuggestionError
 
     try:
-        found = predictor.suggest_click(prediction, points=points or None, labels=labels or None, box=box)
+        found = predictor.suggest_click(prediction, points=points or None, labels=labels or None, box=box,
+                                        **(rule or {}))
     except SuggestionError:
         found = []
     if not found:
@@ -150,7 +151,7 @@ def next_prediction(predictor, previous, box, points, labels, method: str, mask_
 
 
 def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng, stats,
-               mask_input: bool = True, ruac_method: str = "ruac-hyp") -> list[float]:
+               mask_input: bool = True, ruac_method: str = "ruac-hyp", rule: dict | None = None) -> list[float]:
     method = "sam2" if strategy == "sam2" else ruac_method
     ys, xs = np.nonzero(truth)
     box, points, labels = None, [], []
@@ -167,7 +168,7 @@ def run_object(predictor, truth, start: str, strategy: str, iterations: int, rng
         elif strategy == "random":
             click = random_click(prediction, points, truth, rng, stats)
         else:
-            click = suggested_click(predictor, prediction, points, labels, box, truth, stats)
+            click = suggested_click(predictor, prediction, points, labels, box, truth, stats, rule)
         if click is not None:
             points.append(click[0])
             labels.append(click[1])
@@ -237,6 +238,10 @@ def main(argv=None) -> int:
     parser.add_argument("--method", default=None,
                         help="the RUAC map of oracle/suggested/random (default: the library's, uq.DEFAULT_METHOD)")
     parser.add_argument("--generated-only", action="store_true", help="skip the real images (tuning runs)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help=f"comma-separated subset of {', '.join(STRATEGIES)} (tuning runs: suggested)")
+    parser.add_argument("--rule", type=json.loads, default=None,
+                        help='suggest_click keyword arguments as JSON, e.g. \'{"uncertainty_weight": 5}\' (tuning runs)')
     parser.add_argument("--json", type=Path, help="write the summary here")
     parser.add_argument("--plot", type=Path, help="write the mIoU-per-iteration plot here (PNG)")
     args = parser.parse_args(argv)
@@ -250,6 +255,9 @@ def main(argv=None) -> int:
     from napari_ruac.uq import DEFAULT_METHOD
 
     args.method = args.method or DEFAULT_METHOD
+    strategies = [s for s in STRATEGIES if s in args.strategies.split(",")]
+    if not strategies:
+        parser.error(f"--strategies must name some of {', '.join(STRATEGIES)}, got {args.strategies!r}")
 
     torch.set_num_threads(1)
     predictor = ImagePredictor(load_model(args.model, device="cpu"))
@@ -266,9 +274,9 @@ def main(argv=None) -> int:
             predictor.set_image(image)
             for truth in objects:
                 for start in STARTS:
-                    for strategy in STRATEGIES:
+                    for strategy in strategies:
                         scores = run_object(predictor, truth, start, strategy, args.iterations, rng, stats[strategy],
-                                            args.mask_input, args.method)
+                                            args.mask_input, args.method, args.rule)
                         curves.setdefault(f"{dataset}|{start}|{strategy}", []).append(scores)
                         curves.setdefault(f"all|{start}|{strategy}", []).append(scores)
             print(f"{dataset}: {len(objects)} objects done ({time.time() - started:.0f} s)", file=sys.stderr)
@@ -279,7 +287,7 @@ def main(argv=None) -> int:
         print(f"{key:34s} {e['objects']:3d} {e['miou'][0]:7.3f} {e['miou'][-1]:8.3f} {e['noc85']:6.2f} "
               f"{e['noc90']:6.2f} {e['reach85']:7.2f} {e['reach90']:7.2f}")
     for strategy, s in stats.items():
-        if strategy != "oracle":
+        if strategy != "oracle" and strategy in strategies:
             print(f"{strategy}: {s['clicks']} clicks, sign flipped by the oracle {s['flipped']}, "
                   f"iterations without a click {s['no_click']}")
     print(f"{time.time() - started:.0f} s")
