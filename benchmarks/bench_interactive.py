@@ -143,10 +143,11 @@ def random_click(prediction, points, truth, rng, stats):
 
 # ---- protocol --------------------------------------------------------------------------------
 def next_prediction(predictor, previous, box, points, labels, method: str, mask_input: bool):
-    """The prediction after a corrective click: with ``mask_input`` the previous mask is the mask
-    prompt (as refine_mask feeds it; an empty one falls back to points and box only)."""
-    if mask_input and previous.mask.any():
-        return predictor.refine_mask(previous.mask, points=points, labels=labels, box=box, method=method)
+    """The prediction after a corrective click: with ``mask_input`` the library's own correction step,
+    ``ImagePredictor.correct`` (what napari's Enter runs: the previous mask as the mask prompt, an empty
+    one falls back to points and box only); without, points and box only."""
+    if mask_input:
+        return predictor.correct(previous, box=box, points=points, labels=labels, method=method)
     return predictor.predict(box=box, points=points, labels=labels, method=method, multimask=False)
 
 

@@ -83,6 +83,7 @@ def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy
     assert prompts.points.feature_defaults["label"][0] == 1
 
     misses, hits = widget.cache.misses, widget.cache.hits
+    before = viewer.layers["cells preview"].data > 0
     _press(viewer, "Enter")
     _wait(qtbot, widget)
     assert len(prompts.points.data) == 2
@@ -91,13 +92,13 @@ def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy
     assert prompts.points.feature_defaults["label"][0] == 1  # new clicks still default to object
     assert widget.cache.misses == misses and widget.cache.hits == hits + 1  # the decoder only
     assert len(marker.data) == 0 and not widget.guided.showing
-    # the preview is the library's answer to both clicks
+    # the preview is the library's correction step: the previous preview as the mask prompt, both clicks
     reference = ImagePredictor(micro, cache=widget.cache)
     reference.set_image(image)
     from napari_ruac._napari.prompt_layers import prompts_from_layers
 
     prompt = prompts_from_layers(prompts)[()]
-    expected = reference.predict(points=prompt["points"], labels=prompt["labels"])
+    expected = reference.correct(before, points=prompt["points"], labels=prompt["labels"])
     np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, expected.mask)
     # the accepted click is an ordinary prompt edit: Ctrl+Z takes it back
     widget.undo()
@@ -138,13 +139,14 @@ def test_refine_from_a_labels_layer_object(make_napari_viewer_proxy, qtbot, micr
     reference = ImagePredictor(micro, cache=widget.cache)
     reference.set_image(image)
     np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, reference.refine_mask(painted == 3).mask)
-    # N + Enter keep refining the same mask (mask prompt + the accepted click)
+    # N + Enter keep refining: the latest result as the mask prompt with the accepted click
     _press(viewer, "N")
     s = widget.guided.suggestion
     assert s is not None
+    latest = viewer.layers["cells preview"].data > 0
     _press(viewer, "Enter")
     _wait(qtbot, widget)
-    expected = reference.refine_mask(painted == 3, points=[[s.x, s.y]], labels=[s.label]).mask
+    expected = reference.correct(latest, points=[[s.x, s.y]], labels=[s.label]).mask
     np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, expected)
 
 

@@ -92,6 +92,30 @@ def test_refine_a_damaged_mask_with_one_click_ruac_micro():
     assert np.mean(after) > np.mean(before) + 0.05
 
 
+def test_correction_step_feeds_the_previous_mask_with_the_start_box_only(tiny_model, blob):
+    """ImagePredictor.correct: the previous mask is the mask prompt with the user's box (never one made
+    from the mask); an empty or missing previous mask decodes the prompts alone."""
+    image, truth = blob
+    predictor = ImagePredictor(tiny_model, zoom="off")
+    predictor.set_image(image)
+    ys, xs = np.nonzero(truth)
+    click = [[float(xs.mean()) + 0.5, float(ys.mean()) + 0.5]]
+    first = predictor.predict(points=click, labels=[1])
+    previous = truth.copy()
+    previous[: int(ys.mean())] = False  # half of the object
+    out = predictor.correct(previous, points=click, labels=[1])
+    same = predictor.refine_mask(previous, points=click, labels=[1], box=None)
+    np.testing.assert_array_equal(out.probability, same.probability)
+    assert not np.array_equal(out.probability, predictor.refine_mask(previous, points=click, labels=[1]).probability)
+    box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+    with_box = predictor.correct(first, box=box, points=click, labels=[1])
+    np.testing.assert_array_equal(with_box.probability,
+                                  predictor.refine_mask(first.mask, box=box, points=click, labels=[1]).probability)
+    for empty in (None, np.zeros_like(truth)):
+        alone = predictor.correct(empty, points=click, labels=[1])
+        np.testing.assert_array_equal(alone.probability, predictor.predict(points=click, labels=[1], multimask=False).probability)
+
+
 def test_refine_on_a_plain_sam2_model_feeds_the_mask_as_logits(tiny_model, blob):
     image, labels = blob
     predictor = ImagePredictor(tiny_model, method="sam2")

@@ -4,10 +4,11 @@ N shows the suggestion for the current slice (library rule: ``uq/suggest.py``) a
 "<image> suggestion" layer, green for a likely missed part (a positive click), red for a likely
 leak (a negative click). Enter accepts it: it becomes a click in the prompts layer and the slice is
 re-decoded from the cached embedding (the decoder only). T flips its sign while it shows.
-Nothing becomes a prompt without Enter. In a volume whose preview was propagated, accepting also
+Nothing becomes a prompt without Enter; the slice's current preview goes back in as the mask prompt
+(``ImagePredictor.correct``, the step bench_interactive measures). In a volume whose preview was propagated, accepting also
 re-propagates from the prompted slices (the corrected one among them); committed objects are never
 touched. "Refine object" takes an object of any Labels layer (layer + id) on the current slice as
-the mask prompt; later accepted clicks keep refining that mask.
+the mask prompt; later accepted clicks refine its latest result.
 """
 
 from __future__ import annotations
@@ -31,10 +32,15 @@ def suggestion_name(image_name: str) -> str:
     return f"{image_name} suggestion"
 
 
-def refine_job(predictor, image, mask, prompt: dict, method: str, value_range):
-    """Encode (or reuse) the slice and refine ``mask`` with the slice's clicks (worker thread)."""
+def refine_job(predictor, image, mask, prompt: dict, method: str, value_range, correcting: bool = False):
+    """Encode (or reuse) the slice and refine ``mask`` with the slice's clicks (worker thread):
+    ``correcting``: the library's correction step (the previous mask, the slice's box and clicks:
+    ``ImagePredictor.correct``); else a Labels object refined with its own box (``refine_mask``)."""
     predictor.set_image(image, value_range=value_range)
-    return predictor.refine_mask(mask, points=prompt.get("points"), labels=prompt.get("labels"), method=method)
+    points, labels = prompt.get("points"), prompt.get("labels")
+    if correcting:
+        return predictor.correct(mask, box=prompt.get("box"), points=points, labels=labels, method=method)
+    return predictor.refine_mask(mask, points=points, labels=labels, method=method)
 
 
 class GuidedPanel(QWidget):
@@ -179,10 +185,18 @@ class GuidedCorrection:
         return bool(others.any())
 
     def run_slice(self, image_layer, index, then_propagate: bool = False) -> None:
-        """Re-decode the slice: refine its mask prompt when one is set, else segment as S does."""
+        """Re-decode the slice after an accepted click: the library's correction step on the slice's
+        current preview (its mask goes back in as the mask prompt); without a preview, refine the
+        Labels object chosen for this slice, else segment as S does."""
         w = self.widget
         if then_propagate:
             w.after_job = w.segment_volume
+        results = w._results.get(image_layer.unique_id)
+        alive = results is not None and results.preview in w.viewer.layers
+        preview = np.asarray(results.preview.data[index]) > 0 if alive else None
+        if preview is not None and preview.any():
+            self._start_refine(image_layer, index, preview, correcting=True)
+            return
         mask = self.mask_prompts.get((image_layer.unique_id, index))
         if mask is None:
             w.segment_slice()
@@ -225,7 +239,7 @@ class GuidedCorrection:
         self._start_refine(image_layer, index, mask)
         return True
 
-    def _start_refine(self, image_layer, index, mask) -> None:
+    def _start_refine(self, image_layer, index, mask, correcting: bool = False) -> None:
         w = self.widget
         data = layer_array(image_layer)
         image = np.asarray(data[index])
@@ -235,7 +249,7 @@ class GuidedCorrection:
         w._set_running(True)
         w.status.setText("Refining the object on this slice…")
         w.worker = start_job(
-            call_job, refine_job, w._predictor(image_layer), image, mask, prompt, w.method, value_range,
+            call_job, refine_job, w._predictor(image_layer), image, mask, prompt, w.method, value_range, correcting,
             desc="Refining", on_return=lambda p: w._on_slice_done(results, index, p), on_done=w._job_done,
         )  # fmt: skip
 
