@@ -72,7 +72,7 @@ def main() -> None:
     segment.segment_slice()
     wait_for(segment, app)
     segment.suggest_click()
-    viewer.layers["cells uncertainty (ruac)"].opacity = 0.5
+    next(layer for layer in viewer.layers if layer.name.startswith("cells uncertainty")).opacity = 0.5
     ys, xs = np.nonzero(truth)
     viewer.camera.center = (float(ys.mean()), float(xs.mean()))
     viewer.camera.zoom = 2.2

@@ -197,3 +197,17 @@ def test_3d_correction_repropagates_and_committed_edits_survive(make_napari_view
     widget.commit()
     final = viewer.layers["vol masks"].data
     np.testing.assert_array_equal(final[committed > 0], committed[committed > 0])
+
+
+def test_the_star_is_sized_to_the_object_so_it_does_not_hide_a_small_one():
+    from napari_ruac._napari.guided import marker_size
+
+    yy, xx = np.mgrid[:512, :512]
+    nucleus = (yy - 100) ** 2 + (xx - 100) ** 2 <= 12**2  # 25 px across
+    assert 4.0 <= marker_size(nucleus, (512, 512)) <= 0.5 * 25
+    assert marker_size(nucleus[:1, :1] & False, (512, 512)) == marker_size(None, (512, 512)) == 2.5 * 0.02 * 512
+    whole = np.ones((512, 512), bool)
+    assert marker_size(whole, (512, 512)) == 2.5 * 0.02 * 512  # capped for a large object
+    speck = np.zeros((512, 512), bool)
+    speck[5, 5] = True
+    assert marker_size(speck, (512, 512)) == 4.0

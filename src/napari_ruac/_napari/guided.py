@@ -28,6 +28,15 @@ KEYS_HELP = "N: suggest a click · Enter: accept it · T: flip its sign"
 SUGGESTION_SYMBOL = "star"
 
 
+def marker_size(mask: np.ndarray | None, image_hw) -> float:
+    """The star's size in image pixels: 0.4 × the object's equivalent diameter (it must not hide the
+    small object it points into), at least 4 px and at most 2.5 × 2 % of the image's longer side."""
+    largest = 2.5 * max(3.0, 0.02 * max(image_hw))
+    if mask is None or not np.any(mask):
+        return largest
+    return float(np.clip(0.4 * np.sqrt(4.0 * np.count_nonzero(mask) / np.pi), 4.0, largest))
+
+
 def suggestion_name(image_name: str) -> str:
     return f"{image_name} suggestion"
 
@@ -114,17 +123,17 @@ class GuidedCorrection:
             w.status.setText("No uncertain region left to correct on this slice.")
             return None
         self.suggestion, self.index = found[0], index
-        self._show(image_layer)
+        self._show(image_layer, marker_size(mask, np.shape(layer_array(image_layer))[-2:]))
         return self.suggestion
 
-    def _show(self, image_layer) -> None:
+    def _show(self, image_layer, size: float | None = None) -> None:
         s = self.suggestion
         coords = np.array([[*self.index, s.y - PIXEL_CENTRE, s.x - PIXEL_CENTRE]], dtype=float)
         colour = LABEL_COLORS[POSITIVE if s.positive else NEGATIVE]
         viewer = self.widget.viewer
         name = suggestion_name(image_layer.name)
         if self.layer is None or self.layer not in viewer.layers:
-            size = 2.5 * max(3.0, 0.02 * max(np.shape(layer_array(image_layer))[-2:]))
+            size = size or marker_size(None, np.shape(layer_array(image_layer))[-2:])
             self.layer = viewer.add_points(
                 coords, name=name, symbol=SUGGESTION_SYMBOL, size=size, face_color=colour, border_color="yellow",
                 border_width=0.08, **geometry_of(image_layer),
@@ -132,6 +141,8 @@ class GuidedCorrection:
         else:
             self.layer.data = coords
             self.layer.face_color = colour
+            if size:
+                self.layer.size = size
         viewer.layers.selection.active = self.widget.prompt_layers_for(image_layer).points
         kind = "positive click (object)" if s.positive else "negative click (background)"
         text = f"Suggested: {kind} at x={s.x:.0f}, y={s.y:.0f} — {s.reason}. {KEYS_HELP}."
