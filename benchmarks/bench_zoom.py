@@ -1,8 +1,10 @@
 """Zoom-in or not: IoU per object with zoom off / auto / on, by object size (share of the image area:
 < 1 %, 1–5 %, > 5 %), on held-out generated scenes of 384–1024 px and on real labelled images.
 
-Prompt: the object's tight box + 2 px (what a careful user draws). Prints a markdown table and writes
-JSON (--out). Usage: python benchmarks/bench_zoom.py [--model ruac-micro] [--scenes 40] [--quick]
+Prompt: the object's tight box + 2 px (what a careful user draws), or with ``--prompt click`` one positive
+click at the object's most interior pixel (auto: the whole image first, then the window around that mask;
+on: the window around the click, ``min_side`` wide). Prints a markdown table and writes JSON (--out).
+Usage: python benchmarks/bench_zoom.py [--model ruac-micro] [--scenes 40] [--quick] [--prompt box|click]
 """
 
 from __future__ import annotations
@@ -59,7 +61,15 @@ def real(max_objects: int):
         yield f"real/{name}", name, image, labels, [int(i) for i in ids[:max_objects]]
 
 
-def measure(model, items, min_area: int = 16) -> list[dict]:
+def most_interior_click(mask: np.ndarray) -> list[list[float]]:
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    row, col = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return [[col + 0.5, row + 0.5]]
+
+
+def measure(model, items, min_area: int = 16, prompt: str = "box") -> list[dict]:
     from napari_ruac import ImagePredictor
     from napari_ruac.core.overlap import iou
 
@@ -73,10 +83,10 @@ def measure(model, items, min_area: int = 16) -> list[dict]:
             truth = labels == object_id
             if truth.sum() < min_area:
                 continue
-            box = padded_box(truth)
+            given = dict(box=padded_box(truth)) if prompt == "box" else dict(points=most_interior_click(truth), labels=[1])
             row = dict(dataset=dataset, image=name, object=object_id, share=float(truth.sum() / area_total))
             for mode, predictor in predictors.items():
-                out = predictor.predict(box=box)
+                out = predictor.predict(**given)
                 row[mode] = float(iou(out.mask, truth))
                 row[f"{mode}_area_ratio"] = float(out.mask.sum() / truth.sum())
             rows.append(row)
@@ -116,6 +126,8 @@ def main(argv=None) -> int:
     parser.add_argument("--objects", type=int, default=8, help="objects per generated scene")
     parser.add_argument("--real-objects", type=int, default=200, help="objects per real image")
     parser.add_argument("--quick", action="store_true", help="6 scenes, 20 objects per real image")
+    parser.add_argument("--prompt", choices=("box", "click"), default="box",
+                        help="tight box + 2 px (default) or one click at the most interior pixel")
     parser.add_argument("--out", default=None, help="JSON file for the per-object rows")
     args = parser.parse_args(argv)
     if args.quick:
@@ -128,8 +140,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message="box .* extends past")
     model = load_model(args.model, device="cpu")
     started = time.time()
-    rows = measure(model, list(generated(args.scenes, args.objects)) + list(real(args.real_objects)))
-    print(f"# zoom-in: IoU per object, model {model.info.name}, tight box + 2 px\n")
+    rows = measure(model, list(generated(args.scenes, args.objects)) + list(real(args.real_objects)), prompt=args.prompt)
+    what = "tight box + 2 px" if args.prompt == "box" else "one click at the most interior pixel"
+    print(f"# zoom-in: IoU per object, model {model.info.name}, {what}\n")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {machine()}, {time.time() - started:.0f} s\n")
     print(table(rows))
     if args.out:
