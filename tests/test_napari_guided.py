@@ -211,3 +211,38 @@ def test_the_star_is_sized_to_the_object_so_it_does_not_hide_a_small_one():
     speck = np.zeros((512, 512), bool)
     speck[5, 5] = True
     assert marker_size(speck, (512, 512)) == 4.0
+
+
+@pytest.mark.viewer
+def test_s_after_more_clicks_corrects_the_preview_and_anything_else_starts_afresh(make_napari_viewer_proxy, qtbot, micro):
+    from napari_ruac._napari.prompt_layers import prompts_from_layers
+
+    image, truth = _scene()
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(image, name="cells")
+    widget = SegmentWidget(viewer)
+    widget.set_model(micro)
+    prompts = widget.prompt_layers_for(widget.image_layer)
+    ys, xs = np.nonzero(truth)
+    prompts.points.add([np.median(ys), np.median(xs)])
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    first = viewer.layers["cells preview"].data > 0
+    reference = ImagePredictor(micro, cache=widget.cache)
+    reference.set_image(image)
+
+    prompts.points.add([ys.min() + 1, xs[np.argmin(ys)]])  # a second click by hand, then S
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    prompt = prompts_from_layers(prompts)[()]
+    corrected = reference.correct(first, points=prompt["points"], labels=prompt["labels"]).mask
+    fresh = reference.predict(points=prompt["points"], labels=prompt["labels"]).mask
+    assert not np.array_equal(corrected, fresh)  # the two ways differ here, so the check below means something
+    np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0, corrected)
+
+    widget.undo()  # the second click goes: S starts afresh from the first click
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    prompt = prompts_from_layers(prompts)[()]
+    np.testing.assert_array_equal(viewer.layers["cells preview"].data > 0,
+                                  reference.predict(points=prompt["points"], labels=prompt["labels"]).mask)

@@ -175,3 +175,19 @@ def test_cli_refine_needs_from_labels_and_runs_with_it(blob, tmp_path, capsys):
     code = main(["batch", str(tmp_path / "in"), "--out", out, "--from-labels", "--refine", "--no-progress", *model])
     assert code == 0
     assert (tmp_path / "out" / "a_mask.tif").exists()
+
+
+def test_adds_clicks_only_tells_a_correction_from_a_new_prompt():
+    from napari_ruac.inference.prompts import adds_clicks_only
+
+    box = [1.0, 2.0, 30.0, 40.0]
+    before = dict(box=box, points=[[5.5, 6.5]], labels=[1])
+    assert adds_clicks_only(before, dict(box=box, points=[[5.5, 6.5], [9.5, 9.5]], labels=[1, 0]))
+    assert adds_clicks_only(dict(points=[[5.5, 6.5]]), dict(points=[[5.5, 6.5], [1.5, 1.5]], labels=[1, 1]))
+    assert adds_clicks_only(dict(box=box), dict(box=box, points=[[3.5, 3.5]], labels=[0]))
+    assert not adds_clicks_only(before, before)  # nothing added: a plain re-run
+    assert not adds_clicks_only(before, dict(box=[0.0, 2.0, 30.0, 40.0], points=[[5.5, 6.5], [9.5, 9.5]], labels=[1, 0]))
+    assert not adds_clicks_only(before, dict(points=[[5.5, 6.5], [9.5, 9.5]], labels=[1, 0]))  # the box went
+    assert not adds_clicks_only(before, dict(box=box, points=[[5.5, 6.5], [9.5, 9.5]], labels=[0, 0]))  # sign changed
+    assert not adds_clicks_only(before, dict(box=box, points=[[7.5, 6.5], [9.5, 9.5]], labels=[1, 0]))  # moved
+    assert not adds_clicks_only(None, before) and not adds_clicks_only(before, None)

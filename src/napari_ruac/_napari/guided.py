@@ -17,7 +17,7 @@ import numpy as np
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox, QWidget
 
-from ..inference.prompts import object_mask
+from ..inference.prompts import adds_clicks_only, object_mask
 from ..uq.suggest import ClickSuggestion, edge_width_for, suggest_clicks
 from .combo import refill_keeping_choice
 from .layer_geometry import check_yx_displayed, geometry_of, is_volume, layer_array, leading_index
@@ -84,6 +84,7 @@ class GuidedCorrection:
         self.index: tuple[int, ...] | None = None
         self.layer = None  # the suggestion Points layer
         self.mask_prompts: dict[tuple, np.ndarray] = {}  # (image layer id, slice) → the mask being refined
+        self.made_by: dict[tuple, dict] = {}  # (image layer id, slice) → the prompt its preview was made from
         self.panel = GuidedPanel()
         self.panel.suggest.clicked.connect(lambda: self.suggest())
         self.panel.accept.clicked.connect(lambda: self.accept())
@@ -261,7 +262,8 @@ class GuidedCorrection:
         w.status.setText("Refining the object on this slice…")
         w.worker = start_job(
             call_job, refine_job, w._predictor(image_layer), image, mask, prompt, w.method, value_range, correcting,
-            desc="Refining", on_return=lambda p: w._on_slice_done(results, index, p), on_done=w._job_done,
+            desc="Refining", on_return=lambda p: w._on_slice_done(results, index, p, (image_layer, prompt)),
+            on_done=w._job_done,
         )  # fmt: skip
 
     def forget(self, image_layer) -> None:
@@ -269,3 +271,22 @@ class GuidedCorrection:
         self.dismiss()
         for key in [k for k in self.mask_prompts if k[0] == image_layer.unique_id]:
             del self.mask_prompts[key]
+        self.forget_prompts(image_layer)
+
+    # ---- S after more clicks: a correction ------------------------------------------------
+    def remember(self, image_layer, index, prompt: dict) -> None:
+        """The slice's preview was made from ``prompt``."""
+        self.made_by[(image_layer.unique_id, index)] = prompt
+
+    def forget_prompts(self, image_layer) -> None:
+        for key in [k for k in self.made_by if k[0] == image_layer.unique_id]:
+            del self.made_by[key]
+
+    def correction_base(self, image_layer, index, prompt: dict, results) -> np.ndarray | None:
+        """The slice's preview when ``prompt`` only adds clicks to the prompt that made it (then S runs the
+        library's correction step, the preview fed back as the mask prompt); else None (S starts afresh)."""
+        before = self.made_by.get((image_layer.unique_id, index))
+        if not adds_clicks_only(before, prompt):
+            return None
+        preview = np.asarray(results.preview.data[index]) > 0
+        return preview if preview.any() else None

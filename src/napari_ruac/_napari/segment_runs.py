@@ -52,6 +52,7 @@ class SegmentRuns:
                 self._use_disk_cache(layer, self.intensity())
             predictor = self._predictor(layer)
             results = self.results_for(layer)
+            previous = self.guided.correction_base(layer, index, prompt, results)
         except Exception as exc:
             show_error(error_message(exc))
             return
@@ -60,14 +61,18 @@ class SegmentRuns:
         self._set_running(True)
         self.status.setText("Segmenting the current slice…")
         self.worker = start_job(
-            segment_slice_job, predictor, image, prompt, self.method, value_range,
-            desc="Segmenting slice", on_return=lambda p: self._on_slice_done(results, index, p), on_done=self._job_done,
-            on_error=self._on_job_error,
+            segment_slice_job, predictor, image, prompt, self.method, value_range, previous,
+            desc="Segmenting slice", on_return=lambda p: self._on_slice_done(results, index, p, (layer, prompt)),
+            on_done=self._job_done, on_error=self._on_job_error,
         )  # fmt: skip
 
-    def _on_slice_done(self, results: ResultLayers, index: tuple, prediction) -> None:
+    def _on_slice_done(self, results: ResultLayers, index: tuple, prediction, made_by=None) -> None:
+        """Show one slice's result; ``made_by`` = (image layer, the prompt that made it), so that S after
+        more clicks corrects this mask (guided.py ``correction_base``)."""
         results.show_slice(index, prediction.mask, prediction.uncertainty, prediction.method)
         self.last_prediction = prediction
+        if made_by is not None:
+            self.guided.remember(made_by[0], index, made_by[1])
         self.status.setText(
             f"{prediction.method}: {prediction.area} px, predicted IoU {prediction.iou:.2f}, mean uncertainty in "
             f"mask {prediction.mean_uncertainty(inside_mask=True):.2f}. C commits, Shift+C clears."
@@ -101,6 +106,7 @@ class SegmentRuns:
             show_error(error_message(exc))
             return
         results.clear_preview()
+        self.guided.forget_prompts(layer)  # the propagated preview is no single slice's prompt's answer
         self._run_cancelled = False
         self._set_running(True)
         self.received_slices = []

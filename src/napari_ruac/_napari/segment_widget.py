@@ -1,7 +1,8 @@
 """The "Segment with uncertainty" dock widget: prompts → mask + uncertainty, slice or volume.
 
-Keys while the widget lives (also buttons): S segments the current object on the current slice,
-Shift+S propagates it through the volume, C commits it as a new label, Shift+C clears the prompts
+Keys while the widget lives (also buttons): S segments the current object on the current slice (when
+the only change since the slice's preview is more clicks, S corrects that preview: it goes back in as the
+mask prompt, ``ImagePredictor.correct``; any other change starts afresh), Shift+S propagates it through the volume, C commits it as a new label, Shift+C clears the prompts
 and preview, T toggles whether new clicks mark the object or the background. N suggests the next
 click, Enter accepts it, T flips a shown suggestion's sign (guided.py). Ctrl+Z / Ctrl+Shift+Z undo
 and redo clicks, boxes, commits and clears (history.py).

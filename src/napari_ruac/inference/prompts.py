@@ -163,3 +163,22 @@ def low_res_mask(mask, image_hw: tuple[int, int], image_size: int) -> np.ndarray
     )[0, 0].numpy()
     binary = coverage >= 0.5
     return binary if binary.any() else coverage > 0
+
+
+def adds_clicks_only(before: dict | None, after: dict | None) -> bool:
+    """Whether prompt ``after`` is ``before`` plus more clicks: the same box (or none in both) and
+    ``before``'s clicks, with their labels, first. That is a correction of the mask ``before`` made, so
+    the mask can go back in as the mask prompt (``ImagePredictor.correct``); any other change starts
+    afresh. Prompts are dicts with optional ``box``, ``points`` and ``labels`` (the GUI's per-slice prompts)."""
+    if not before or not after:
+        return False
+    box_a, box_b = before.get("box"), after.get("box")
+    if (box_a is None) != (box_b is None) or (box_a is not None and not np.allclose(box_a, box_b)):
+        return False
+    points_a = np.asarray(before.get("points") or [], dtype=np.float64).reshape(-1, 2)
+    points_b = np.asarray(after.get("points") or [], dtype=np.float64).reshape(-1, 2)
+    if len(points_b) <= len(points_a):
+        return False
+    labels_a = list(before.get("labels") or [1] * len(points_a))
+    labels_b = list(after.get("labels") or [1] * len(points_b))
+    return bool(np.allclose(points_a, points_b[: len(points_a)]) and labels_a == labels_b[: len(points_a)])
