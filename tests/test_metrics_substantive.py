@@ -226,3 +226,24 @@ def test_substantive_coverage_uses_the_widget_regions_and_the_band():
     components = label_uncertain_components(uncertainty, 0.5, 10)
     _, widget = region_error_coverage(regions, components, segmentation_error(mask, truth, 2))
     assert widget == pytest.approx(covered)
+
+
+def test_error_component_ceiling_by_hand():
+    from napari_ruac.metrics import MetricUndefinedWarning, error_component_ceiling
+
+    error = np.zeros((20, 20), bool)
+    error[0:2, 0:5] = True  # 10 px
+    error[10:16, 10:15] = True  # 30 px
+    error[18, 18] = True  # 1 px
+    error[5, 5] = error[6, 6] = True  # 2 px, one component (diagonal neighbours)
+    total = 43
+    out = error_component_ceiling(error, (1, 2, 10))
+    assert out[1] == pytest.approx(30 / total) and out[2] == pytest.approx(40 / total) and out[10] == 1.0
+    volume = np.zeros((3, 4, 4), bool)
+    volume[0, 0, 0] = volume[1, 1, 1] = True  # touching across z (26-connectivity)
+    volume[2, 3, 3] = True
+    assert error_component_ceiling(volume, (1,))[1] == pytest.approx(2 / 3)
+    with pytest.warns(MetricUndefinedWarning):
+        assert np.isnan(error_component_ceiling(np.zeros((4, 4)), (10,))[10])
+    with pytest.raises(ValueError):
+        error_component_ceiling(np.array([[np.nan, 1.0]]))

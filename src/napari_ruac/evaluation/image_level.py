@@ -5,7 +5,8 @@ is the union of the objects' masks, the uncertainty the pixel-wise maximum of th
 truth the union of the scored objects. On that image: the review regions exactly as the widget
 lists them and the share of substantive error that the top-k hold
 (``review.substantive_coverage``); over the image's objects: Spearman ρ(object score, 1 − IoU)
-and the failed-object AUROC (``metrics.object_level``).
+and the failed-object AUROC (``metrics.object_level``). ``ceiling_top10``: the share of that error in its
+own 10 largest components (``metrics.error_component_ceiling``), the reference for the top-10 coverage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..metrics import (
     DEFAULT_BAND,
     TOP_K,
     MetricUndefinedWarning,
+    error_component_ceiling,
     failed_object_auroc,
     object_spearman,
     substantive_error,
@@ -54,10 +56,13 @@ class ImageAccumulator:
             finite = np.isfinite(scores) & np.isfinite(ious)
             rho = object_spearman(scores[finite], ious[finite])
             failed = failed_object_auroc(scores[finite], ious[finite]) if finite.any() else float("nan")
+            error = substantive_error(self.mask, self.truth, band)
+            ceiling = error_component_ceiling(error, (10,))
         top = top_k_coverage(fractions, TOP_K)
-        substantive_px = int(substantive_error(self.mask, self.truth, band).sum())
+        substantive_px = int(error.sum())
         row = {"objects": len(self.scores), "regions": len(regions), "substantive_error_px": substantive_px,
-               "object_rho": rho, "failed_auroc": failed, **{f"coverage_top{k}": top[k] for k in TOP_K}}  # fmt: skip
+               "object_rho": rho, "failed_auroc": failed, **{f"coverage_top{k}": top[k] for k in TOP_K},
+               "ceiling_top10": ceiling[10]}  # fmt: skip
         curve = fractions[np.minimum(np.arange(COVERAGE_K + 1), fractions.size - 1)]
         return row, curve
 

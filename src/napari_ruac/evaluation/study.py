@@ -38,6 +38,7 @@ COLUMNS = (
     ("coverage_top1", "top-1 cov.", "image"),
     ("coverage_top3", "top-3 cov.", "image"),
     ("coverage_top10", "top-10 cov.", "image"),
+    ("ceiling_top10", "top-10 ceiling", "image"),
     ("iou", "mIoU", "object"),
     ("seconds", "s / object", "object"),
 )

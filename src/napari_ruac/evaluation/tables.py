@@ -20,7 +20,7 @@ CURVE_COLUMNS = KEY_COLUMNS + tuple(f"risk@{c:.3f}" for c in COVERAGE_GRID)
 LOWER_IS_BETTER = frozenset({"aurc", "excess_aurc", "ece", "brier"})
 NO_DIRECTION = frozenset({"mean_uncertainty", "object_score"})  # descriptive: neither end is better
 #: Image-level rows (image_level.py): one per image × method, object "*".
-IMAGE_KEYS = ("object_rho", "failed_auroc", *(f"coverage_top{k}" for k in TOP_K))
+IMAGE_KEYS = ("object_rho", "failed_auroc", *(f"coverage_top{k}" for k in TOP_K), "ceiling_top10")
 IMAGE_COLUMNS = KEY_COLUMNS + ("objects", "regions", "substantive_error_px") + IMAGE_KEYS
 #: The review-coverage curve per image × method: k = 0 … COVERAGE_K regions (the last value repeats).
 COVERAGE_K = 20

@@ -15,7 +15,7 @@ the top-k review regions hold.
 from ._inputs import MetricUndefinedWarning
 from .calibration import brier, ece
 from .correlation import pearson, pearson_roi
-from .coverage import TOP_K, region_coverage_curve, top_k_coverage
+from .coverage import TOP_K, error_component_ceiling, region_coverage_curve, top_k_coverage
 from .errors import binary_error, predicted_mask, probabilistic_error
 from .interior import DEFAULT_BAND, boundary_band, interior_auroc, interior_mask, interior_pearson, substantive_error
 from .object_level import FAILED_IOU, failed_object_auroc, object_region, object_score, object_spearman
@@ -41,6 +41,7 @@ __all__ = [
     "region_coverage_curve",
     "substantive_error",
     "top_k_coverage",
+    "error_component_ceiling",
     "DEFAULT_UNCERTAINTY_THRESHOLD",
     "EVALUATE_KEYS",
     "MetricUndefinedWarning",

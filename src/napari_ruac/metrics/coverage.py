@@ -59,3 +59,19 @@ def top_k_coverage(fractions, ks: Sequence[int] = TOP_K) -> dict[int, float]:
             raise ValueError(f"k must be >= 0, got {k}")
         out[int(k)] = float(fractions[min(int(k), fractions.size - 1)])
     return out
+
+
+def error_component_ceiling(error, ks: Sequence[int] = TOP_K) -> dict[int, float]:
+    """{k: the fraction of the error inside its own k largest connected components}: what k review regions
+    shaped exactly like the errors would hold — the reference for ``top_k_coverage`` (regions that each
+    held several errors could exceed it, so it is not a strict bound). When the error is scattered over
+    many objects (a dense image), no k regions cover much of it. nan (with a MetricUndefinedWarning)
+    without any error."""
+    error = np.asarray(finite(error, "error"), np.float64) > 0
+    if not error.any():
+        undefined("error-component ceiling", "the error map is empty (nothing to find)")
+        return {int(k): float("nan") for k in ks}
+    labelled, count = ndimage.label(error, structure=np.ones((3,) * error.ndim, bool))
+    sizes = np.sort(np.bincount(labelled.ravel())[1:])[::-1]
+    covered = np.concatenate([[0.0], np.cumsum(sizes)]) / float(error.sum())
+    return {int(k): float(covered[min(int(k), count)]) for k in ks}
