@@ -68,6 +68,16 @@ def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy
     _press(viewer, "N")
     suggestion = widget.guided.suggestion
     assert suggestion is not None
+    # the same suggestion as the library's, from the same maps (probability included)
+    library = ImagePredictor(micro, cache=widget.cache)
+    library.set_image(image)
+    click = [[float(np.median(xs)) + 0.5, float(np.median(ys)) + 0.5]]
+    first = library.predict(points=click, labels=[1])
+    expected = library.suggest_click(first, points=click, labels=[1])[0]
+    assert (suggestion.x, suggestion.y, suggestion.positive) == (expected.x, expected.y, expected.positive)
+    results = widget.results_for(widget.image_layer)
+    np.testing.assert_array_equal(results.preview_probability, first.probability)  # not the 0/1 mask
+    assert ((first.probability > 0.05) & (first.probability < 0.95)).any()
     marker = viewer.layers["cells suggestion"]
     assert len(marker.data) == 1 and marker.symbol[0].value == "star"
     np.testing.assert_allclose(marker.data[0], [suggestion.y - 0.5, suggestion.x - 0.5])

@@ -111,9 +111,10 @@ class GuidedCorrection:
                 raise ValueError("nothing to correct on this slice: segment the object first (S or Shift+S).")
             mask = np.asarray(results.preview.data[index]) > 0
             uncertainty = results.preview_uncertainty[index]
+            probability = results.preview_probability[index]  # the same maps the library's suggest_click reads
             prompt = prompts_from_layers(w.prompt_layers_for(image_layer)).get(index, {})
             found = suggest_clicks(
-                mask.astype(np.float32), uncertainty, mask, points=prompt.get("points"), labels=prompt.get("labels"),
+                probability, uncertainty, mask, points=prompt.get("points"), labels=prompt.get("labels"),
                 box=prompt.get("box"), n=1, edge_width=edge_width_for(mask.shape, w.model.image_size),
             )  # fmt: skip
         except Exception as exc:

@@ -113,6 +113,7 @@ class History:
                 "uncertainty": np.array(results.uncertainty.data, copy=True),
                 "committed": results.committed_uncertainty.copy(),
                 "preview_uncertainty": results.preview_uncertainty.copy(),
+                "preview_probability": results.preview_probability.copy(),
             }
         boxes = [np.array(b, copy=True) for b in prompts.shapes.data]
         return Step(image_layer.unique_id, points, labels, boxes, list(prompts.shapes.shape_type), saved, what)
@@ -139,6 +140,7 @@ class History:
                 results.uncertainty.data[...] = saved["uncertainty"]
                 results.committed_uncertainty[...] = saved["committed"]
                 results.preview_uncertainty[...] = saved["preview_uncertainty"]
+                results.preview_probability[...] = saved["preview_probability"]
                 for layer in (results.preview, results.masks, results.uncertainty):
                     layer.refresh()
                 results.match_preview_colour()

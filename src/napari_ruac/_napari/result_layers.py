@@ -124,6 +124,7 @@ class ResultLayers:
             )
         self.committed_uncertainty = np.asarray(self.uncertainty.data, dtype=np.float32).copy()
         self.preview_uncertainty = np.zeros(self.shape, np.float32)
+        self.preview_probability = np.zeros(self.shape, np.float32)  # the suggestion rule reads it (guided.py)
         self.match_preview_colour()
 
     def match_preview_colour(self) -> None:
@@ -133,11 +134,14 @@ class ResultLayers:
         self.preview.colormap = DirectLabelColormap(color_dict={None: "transparent", 0: "transparent", 1: colour})
 
     # ---- updates (main thread) ---------------------------------------------------------
-    def show_slice(self, index: tuple[int, ...], mask: np.ndarray, uncertainty: np.ndarray, method: str | None = None) -> None:
-        """Put one slice's preview mask and uncertainty in place (both at once); ``method`` made them."""
+    def show_slice(self, index: tuple[int, ...], mask: np.ndarray, uncertainty: np.ndarray, method: str | None = None,
+                   probability: np.ndarray | None = None) -> None:
+        """Put one slice's preview mask, uncertainty and probability (default: the mask) in place; ``method``
+        made them."""
         note_method(self.uncertainty, method)
         self.preview.data[index] = mask.astype(np.uint8)
         self.preview_uncertainty[index] = uncertainty
+        self.preview_probability[index] = mask if probability is None else probability
         self.uncertainty.data[index] = np.maximum(self.committed_uncertainty[index], uncertainty)
         self.preview.refresh()
         self.uncertainty.refresh()
@@ -146,6 +150,7 @@ class ResultLayers:
         """Drop the current object's preview; the uncertainty map goes back to the committed objects'."""
         self.preview.data[...] = 0
         self.preview_uncertainty[...] = 0
+        self.preview_probability[...] = 0
         self.uncertainty.data[...] = self.committed_uncertainty
         self.preview.refresh()
         self.uncertainty.refresh()

@@ -69,7 +69,7 @@ class SegmentRuns:
     def _on_slice_done(self, results: ResultLayers, index: tuple, prediction, made_by=None) -> None:
         """Show one slice's result; ``made_by`` = (image layer, the prompt that made it), so that S after
         more clicks corrects this mask (guided.py ``correction_base``)."""
-        results.show_slice(index, prediction.mask, prediction.uncertainty, prediction.method)
+        results.show_slice(index, prediction.mask, prediction.uncertainty, prediction.method, prediction.probability)
         self.last_prediction = prediction
         if made_by is not None:
             self.guided.remember(made_by[0], index, made_by[1])
@@ -122,7 +122,7 @@ class SegmentRuns:
     def _on_volume_slice(self, results: ResultLayers, item) -> None:
         if self._run_cancelled:
             return  # a slice that was already on its way when Cancel was pressed
-        results.show_slice((item.z,), item.mask, item.uncertainty, self.method)
+        results.show_slice((item.z,), item.mask, item.uncertainty, self.method, item.probability)
         self.received_slices.append(item.z)
         if item.stopped:  # projection tracking gave up here: say where a new prompt would help
             self.track_stops.append((item.z, item.stopped))
