@@ -52,10 +52,10 @@ def _scene():
     return scene.image, scene.labels == ids[np.argmax(areas)]
 
 
-@pytest.mark.viewer
-def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy, qtbot, micro):
+def _clicked_cells(make_viewer, qtbot, micro):
+    """(image, truth, viewer, widget, prompt layers) after one click at the largest cell's median and S."""
     image, truth = _scene()
-    viewer = make_napari_viewer_proxy()
+    viewer = make_viewer()
     viewer.add_image(image, name="cells")
     widget = SegmentWidget(viewer)
     widget.set_model(micro)
@@ -64,6 +64,13 @@ def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy
     prompts.points.add([np.median(ys), np.median(xs)])
     widget.segment_slice()
     _wait(qtbot, widget)
+    return image, truth, viewer, widget, prompts
+
+
+@pytest.mark.viewer
+def test_n_shows_t_flips_enter_accepts_and_decodes_only(make_napari_viewer_proxy, qtbot, micro):
+    image, truth, viewer, widget, prompts = _clicked_cells(make_napari_viewer_proxy, qtbot, micro)
+    ys, xs = np.nonzero(truth)
 
     _press(viewer, "N")
     suggestion = widget.guided.suggestion
@@ -227,16 +234,8 @@ def test_the_star_is_sized_to_the_object_so_it_does_not_hide_a_small_one():
 def test_s_after_more_clicks_corrects_the_preview_and_anything_else_starts_afresh(make_napari_viewer_proxy, qtbot, micro):
     from napari_ruac._napari.prompt_layers import prompts_from_layers
 
-    image, truth = _scene()
-    viewer = make_napari_viewer_proxy()
-    viewer.add_image(image, name="cells")
-    widget = SegmentWidget(viewer)
-    widget.set_model(micro)
-    prompts = widget.prompt_layers_for(widget.image_layer)
+    image, truth, viewer, widget, prompts = _clicked_cells(make_napari_viewer_proxy, qtbot, micro)
     ys, xs = np.nonzero(truth)
-    prompts.points.add([np.median(ys), np.median(xs)])
-    widget.segment_slice()
-    _wait(qtbot, widget)
     first = viewer.layers["cells preview"].data > 0
     reference = ImagePredictor(micro, cache=widget.cache)
     reference.set_image(image)
