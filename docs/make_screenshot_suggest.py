@@ -74,8 +74,10 @@ def main() -> None:
     segment.suggest_click()
     next(layer for layer in viewer.layers if layer.name.startswith("cells uncertainty")).opacity = 0.5
     ys, xs = np.nonzero(truth)
-    viewer.camera.center = (float(ys.mean()), float(xs.mean()))
-    viewer.camera.zoom = 2.2
+    from napari_ruac._napari.layer_geometry import camera_of
+
+    camera_of(viewer).center = (float(ys.mean()), float(xs.mean()))
+    camera_of(viewer).zoom = 2.2
     save_screenshot(viewer, app, OUTPUT)
 
 

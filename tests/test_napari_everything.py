@@ -10,6 +10,7 @@ from fixture_models import blob_scene
 
 pytest.importorskip("napari")
 
+from napari_ruac._napari.layer_geometry import camera_of  # noqa: E402
 from napari_ruac._napari.everything_panel import OBJECTS_KEY, objects_name  # noqa: E402
 from napari_ruac._napari.result_layers import KIND_KEY, UNCERTAINTY_KIND  # noqa: E402
 from napari_ruac._napari.review_widget import ReviewWidget  # noqa: E402
@@ -67,13 +68,32 @@ def test_segment_all_then_review_objects_worst_first(make_napari_viewer_proxy, q
     viewer.keymap[next(k for k in viewer.keymap if str(k) == "J")](viewer)
     assert objects.current == 0 and layer.selected_label == rows[0]["id"]
     cy, cx = rows[0]["centroid_y"], rows[0]["centroid_x"]
-    assert np.allclose(viewer.camera.center[-2:], (cy, cx), atol=1.0) and viewer.camera.zoom > 1.0
+    assert np.allclose(camera_of(viewer).center[-2:], (cy, cx), atol=1.0) and camera_of(viewer).zoom > 1.0
     objects.accept()
     objects.next()
+    # Fix with a segment dock open: the object is refined there (its mask the mask prompt) ...
+    fixed_id = int(rows[1]["id"])
+    before = np.asarray(layer.data).copy()
     objects.fix()
-    assert layer.mode == "paint" and layer.selected_label == rows[1]["id"]
-    layer.data[np.asarray(layer.data) == rows[1]["id"]] = 0  # "painted" away half of the object
-    layer.data[int(rows[1]["y0"]):int(rows[1]["y1"]), int(rows[1]["x0"]):int(rows[1]["x0"]) + 2] = rows[1]["id"]
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    image_layer = viewer.layers["blobs"]
+    assert widget.guided.fix_target(image_layer) == (layer, fixed_id)
+    preview = viewer.layers["blobs preview"]
+    assert (np.asarray(preview.data) > 0)[before == fixed_id].mean() > 0.5  # the refined object is that object
+    # ... and C writes the refined mask back in place of the old one (here: a strip the "user" made of it)
+    preview.data[...] = 0
+    preview.data[int(rows[1]["y0"]):int(rows[1]["y1"]), int(rows[1]["x0"]):int(rows[1]["x0"]) + 2] = 1
+    assert widget.commit() == fixed_id
+    after = np.asarray(layer.data)
+    strip = np.zeros(after.shape, bool)
+    strip[int(rows[1]["y0"]):int(rows[1]["y1"]), int(rows[1]["x0"]):int(rows[1]["x0"]) + 2] = True
+    np.testing.assert_array_equal(after == fixed_id, strip & ((before == 0) | (before == fixed_id)))
+    others = (before != fixed_id) & (before > 0)
+    np.testing.assert_array_equal(after[others], before[others])  # other objects keep every voxel
+    assert not viewer.layers["blobs masks"].data.any()  # not committed as a new object
+    layer.undo()  # the Labels layer's own undo takes the write-back back
+    np.testing.assert_array_equal(np.asarray(layer.data), before)
+    layer.redo()
     objects.next()  # moving on rescores the fixed object
     assert objects.rows[1]["area"] == int((np.asarray(layer.data) == rows[1]["id"]).sum())
     deleted = objects.rows[2]["id"]
@@ -91,6 +111,23 @@ def test_segment_all_then_review_objects_worst_first(make_napari_viewer_proxy, q
     again.load(path)
     status = {int(r["id"]): r["status"] for r in again.rows}
     assert status[rows[0]["id"]] == "accepted" and status[rows[1]["id"]] == "fixed"
+
+
+def test_fix_without_a_segment_dock_paints(make_napari_viewer_proxy):
+    viewer = make_napari_viewer_proxy()
+    labels = np.zeros((40, 40), np.int32)
+    labels[5:15, 5:15], labels[20:30, 20:30] = 1, 2
+    layer = viewer.add_labels(labels, name="hand")
+    viewer.add_image(np.zeros((40, 40), np.float32) + 0.5, name="u", metadata={KIND_KEY: UNCERTAINTY_KIND})
+    objects = ReviewWidget(viewer).objects
+    objects.labels_combo.setCurrentText("hand")
+    objects.uncertainty_combo.setCurrentText("u")
+    rows = objects.list_objects()
+    assert len(rows) == 2
+    objects.next()
+    objects.fix()
+    assert layer.mode == "paint" and layer.selected_label == rows[0]["id"]
+    assert objects.rows[0]["status"] == "fixed"
 
 
 def test_cancelled_volume_run_leaves_a_consistent_layer(make_napari_viewer_proxy, qtbot, micro):

@@ -10,6 +10,7 @@ pytest.importorskip("napari")
 from qtpy.QtCore import Qt  # noqa: E402
 
 from napari_ruac.review import regions_from_csv  # noqa: E402
+from napari_ruac._napari.layer_geometry import camera_of  # noqa: E402
 from napari_ruac._napari.result_layers import KIND_KEY, UNCERTAINTY_KIND  # noqa: E402
 from napari_ruac._napari.review_widget import (  # noqa: E402
     CORRECTED_COLUMN,
@@ -59,12 +60,12 @@ def test_planted_region_ranked_first_and_jumped_to(review_viewer, qtbot):
     assert widget.table.item(0, 1).text() == str(first.slice) and widget.table.item(0, 2).text() == "540"
 
     viewer.dims.set_current_step(0, 0)
-    before_zoom = viewer.camera.zoom
+    before_zoom = camera_of(viewer).zoom
     widget.select_row(0)  # what a click on the first row does
     assert viewer.dims.current_step[0] == first.slice
     centre_world = np.array(first.centroid[1:]) * np.array(SCALE[1:])
-    np.testing.assert_allclose(viewer.camera.center[-2:], centre_world, atol=1e-6)
-    assert viewer.camera.zoom > before_zoom
+    np.testing.assert_allclose(camera_of(viewer).center[-2:], centre_world, atol=1e-6)
+    assert camera_of(viewer).zoom > before_zoom
     marker = viewer.layers[MARKER_NAME]
     np.testing.assert_allclose(marker.scale, SCALE)
     (outline,) = marker.data
@@ -141,7 +142,7 @@ def test_2d_review(make_napari_viewer_proxy, qtbot):
     (region,) = widget.find_regions()
     assert region.slice is None and region.size == 100 and region.label == 1
     widget.select_row(0)
-    np.testing.assert_allclose(viewer.camera.center[-2:], region.centroid, atol=1e-6)
+    np.testing.assert_allclose(camera_of(viewer).center[-2:], region.centroid, atol=1e-6)
     assert viewer.layers[MARKER_NAME].ndim == 2
 
 

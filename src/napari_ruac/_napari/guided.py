@@ -8,7 +8,9 @@ Nothing becomes a prompt without Enter; the slice's current preview goes back in
 (``ImagePredictor.correct``, the step bench_interactive measures). In a volume whose preview was propagated, accepting also
 re-propagates from the prompted slices (the corrected one among them); committed objects are never
 touched. "Refine object" takes an object of any Labels layer (layer + id) on the current slice as
-the mask prompt; later accepted clicks refine its latest result.
+the mask prompt; later accepted clicks refine its latest result, and C writes the result back into that
+layer in place of the old object (on the slices the preview covers; other objects keep their voxels;
+the Labels layer's own Ctrl+Z takes it back). The Objects review's Fix starts this for its object.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class GuidedCorrection:
         self.layer = None  # the suggestion Points layer
         self.mask_prompts: dict[tuple, np.ndarray] = {}  # (image layer id, slice) → the mask being refined
         self.made_by: dict[tuple, dict] = {}  # (image layer id, slice) → the prompt its preview was made from
+        self.fix_targets: dict = {}  # image layer id → (Labels layer, object id) that C writes the refined mask into
         self.panel = GuidedPanel()
         self.panel.suggest.clicked.connect(lambda: self.suggest())
         self.panel.accept.clicked.connect(lambda: self.accept())
@@ -249,8 +252,18 @@ class GuidedCorrection:
             show_error(error_message(exc))
             return False
         self.mask_prompts[(image_layer.unique_id, index)] = mask
+        self.fix_targets[image_layer.unique_id] = (labels_layer, object_id)
+        w.status.setText(f"Refining object {object_id} of '{labels_layer.name}': click (or N, Enter) to correct it; "
+                         "C writes it back into that layer in place of the old mask.")
         self._start_refine(image_layer, index, mask)
         return True
+
+    def fix_target(self, image_layer):
+        """(Labels layer, object id) the current object refines, if that layer is still open; else None."""
+        target = self.fix_targets.get(image_layer.unique_id)
+        if target is None or target[0] not in self.widget.viewer.layers:
+            return None
+        return target
 
     def _start_refine(self, image_layer, index, mask, correcting: bool = False) -> None:
         w = self.widget
@@ -273,6 +286,7 @@ class GuidedCorrection:
         for key in [k for k in self.mask_prompts if k[0] == image_layer.unique_id]:
             del self.mask_prompts[key]
         self.forget_prompts(image_layer)
+        self.fix_targets.pop(image_layer.unique_id, None)
 
     # ---- S after more clicks: a correction ------------------------------------------------
     def remember(self, image_layer, index, prompt: dict) -> None:

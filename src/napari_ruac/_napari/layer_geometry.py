@@ -84,7 +84,15 @@ def jump_to(viewer, layer, centre, physical_size: float, has_slice: bool) -> Non
     if has_slice:
         viewer.dims.set_point(offset, world[0])
     viewer.reset_view()
-    fit_zoom = viewer.camera.zoom
+    camera = camera_of(viewer)
+    fit_zoom = camera.zoom
     extent = np.ptp(np.asarray(layer.extent.world, dtype=float)[:, -2:], axis=0).max()
-    viewer.camera.center = tuple(world[-2:])
-    viewer.camera.zoom = fit_zoom * float(np.clip(extent / (3.0 * max(physical_size, 1e-9)), 1.0, 8.0))
+    camera.center = tuple(world[-2:])
+    camera.zoom = fit_zoom * float(np.clip(extent / (3.0 * max(physical_size, 1e-9)), 1.0, 8.0))
+
+
+def camera_of(viewer):
+    """The viewer's camera: ``viewer.scene.camera`` from napari 0.9 on (``viewer.camera`` is deprecated
+    there), ``viewer.camera`` before."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None and hasattr(scene, "camera") else viewer.camera

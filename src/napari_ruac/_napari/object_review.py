@@ -4,8 +4,9 @@ fix / delete per object, J/K for next/previous, Shift+A / Shift+F / Shift+X for 
 delete, and a status column saved to and reloaded from ``<stem>_objects.csv`` beside the labels.
 
 Rows come from "Segment all" (the labels layer's metadata) or are scored here from the labels and
-the uncertainty map (objects painted by hand). Fix selects the object's label in paint mode; its
-row (area, score) is recomputed from the edited labels when you move on."""
+the uncertainty map (objects painted by hand). Fix hands the object to the segment dock's guided
+correction when one is open with a model (clicks refine it, C writes it back in place), else selects its
+label in paint mode; its row (area, score) is recomputed from the edited labels when you move on."""
 
 from __future__ import annotations
 
@@ -206,13 +207,31 @@ class ObjectReview(QWidget):
         self._mark("accepted")
 
     def fix(self) -> None:
-        """Mark for fixing: the object's label is selected in paint mode (its row updates when you move on)."""
+        """Mark for fixing (its row updates when you move on). With a segment dock that has a model and an
+        image of the labels' shape, the object is refined there with clicks (its mask the mask prompt; N /
+        Enter or clicks + S correct it, C writes it back in place); otherwise its label is selected in
+        paint mode."""
         object_id = self._mark("fixed")
         layer = self.labels_layer
-        if object_id is not None and layer is not None:
-            layer.selected_label = object_id
-            layer.mode = "paint"
-            self.viewer.layers.selection.active = layer
+        if object_id is None or layer is None:
+            return
+        if self._refine_in_segment_dock(layer, object_id):
+            return
+        layer.selected_label = object_id
+        layer.mode = "paint"
+        self.viewer.layers.selection.active = layer
+
+    def _refine_in_segment_dock(self, layer, object_id: int) -> bool:
+        from .layer_geometry import spatial_shape
+        from .segment_widget import segment_widget_of
+
+        segment = segment_widget_of(self.viewer)
+        image = None if segment is None else segment.image_layer
+        if segment is None or segment.model is None or image is None or segment.running:
+            return False
+        if np.shape(layer.data) != tuple(spatial_shape(image)):
+            return False
+        return bool(segment.guided.refine_from_labels(layer, object_id))
 
     def delete(self) -> None:
         """Remove the object's voxels from the labels layer; its row stays, marked deleted."""

@@ -37,7 +37,7 @@ class ReviewPlots(FigureCanvasQTAgg):
             _style(ax)
         self.histogram_ax.set_title("uncertainty", fontsize=8)
         self.coverage_ax.set_title("error covered by top-k", fontsize=8)
-        self.draw_idle()
+        self.draw()  # now, not queued: a queued draw could outlive the widget ("has been deleted")
 
     def update_plots(self, uncertainty: np.ndarray, threshold: float, k: np.ndarray, covered: np.ndarray, error_kind: str):
         """Redraw both plots (``covered[i]`` = fraction of the error inside the top-``k[i]`` regions)."""
@@ -57,4 +57,4 @@ class ReviewPlots(FigureCanvasQTAgg):
         ax.set_xlim(0, max(int(k[-1]) if len(k) else 1, 1))
         ax.set_xlabel("regions reviewed (k)", fontsize=7)
         ax.set_ylabel(f"{error_kind} covered", fontsize=7)
-        self.draw_idle()
+        self.draw()  # now, not queued: a queued draw could outlive the widget ("has been deleted")

@@ -91,6 +91,26 @@ def commit_mask(labels: np.ndarray, mask: np.ndarray) -> int:
     return new_id
 
 
+def replaced_object(labels: np.ndarray, object_id: int, mask: np.ndarray, where: np.ndarray | None = None):
+    """(indices, values) that turn object ``object_id`` of ``labels`` into ``mask`` inside ``where``
+    (default: everywhere): its voxels outside the mask become 0, the mask's voxels that are free (0)
+    or already its own take its id; other objects keep every voxel. Apply them with the Labels layer's
+    ``data_setitem`` (napari records it for the layer's own undo)."""
+    labels = np.asarray(labels)
+    mask = np.asarray(mask, bool)
+    if labels.shape != mask.shape:
+        raise ValueError(f"mask shape {mask.shape} differs from the labels' {labels.shape}")
+    if object_id <= 0:
+        raise ValueError(f"object id must be a positive label, got {object_id}")
+    region = np.ones(labels.shape, bool) if where is None else np.asarray(where, bool)
+    own = labels == object_id
+    drop = own & ~mask & region
+    add = mask & (labels == 0) & region
+    indices = np.nonzero(drop | add)
+    values = np.where(add[indices], object_id, 0).astype(labels.dtype)
+    return indices, values
+
+
 def _find(viewer, name: str, kind: str):
     for layer in viewer.layers:
         if layer.name == name and type(layer).__name__ == kind:

@@ -12,6 +12,8 @@ The model row lives in model_loading.py, the slice/volume runs and Cancel in seg
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QEvent
@@ -34,10 +36,18 @@ from .prompt_layers import (
     current_label,
     toggle_point_label,
 )
-from .result_layers import ResultLayers
+from .result_layers import ResultLayers, replaced_object
 from .segment_controls import SegmentControls
 from .segment_runs import SegmentRuns
 from .spacing_check import dropped_spacing_message
+
+
+_LIVE: "weakref.WeakSet[SegmentWidget]" = weakref.WeakSet()
+
+
+def segment_widget_of(viewer):
+    """The segment dock open in ``viewer`` (the Objects review hands it objects to fix), or None."""
+    return next((w for w in list(_LIVE) if w.viewer is viewer), None)
 
 
 class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
@@ -73,6 +83,7 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         layout.addWidget(self.guided.panel)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        _LIVE.add(self)
         self._wire()
         self.refresh_images()
         bind_keys(self.viewer, self)
@@ -247,12 +258,35 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         if not results.has_preview:
             show_info("nothing to commit: segment the object first (S or Shift+S).")
             return 0
+        target = self.guided.fix_target(layer)
+        if target is not None:
+            return self._write_back(layer, results, *target)
         with self.history.action(layer, "commit"):
             new_id = results.commit()
             clear_prompts(self.prompt_layers_for(layer))
         self.guided.forget(layer)
         self.status.setText(f"Committed object {new_id}." if new_id else "Nothing committed: every pixel was taken.")
         return new_id
+
+    def _write_back(self, layer, results, labels_layer, object_id: int) -> int:
+        """C after refining a Labels object: the preview replaces that object on the slices it covers."""
+        preview = np.asarray(results.preview.data) > 0
+        data = np.asarray(labels_layer.data)
+        if data.shape != preview.shape:
+            show_warning(f"'{labels_layer.name}' has shape {data.shape}, the image {preview.shape}: not written back.")
+            return 0
+        covered = preview.reshape(preview.shape[0], -1).any(axis=1) if preview.ndim == 3 else None
+        where = None if covered is None else np.broadcast_to(covered[:, None, None], preview.shape)
+        indices, values = replaced_object(data, object_id, preview, where)
+        if len(values):
+            labels_layer.data_setitem(indices, values)
+        with self.history.action(layer, "commit"):
+            results.clear_preview()
+            clear_prompts(self.prompt_layers_for(layer))
+        self.guided.forget(layer)
+        self.status.setText(f"Object {object_id} of '{labels_layer.name}' replaced by the refined mask "
+                            f"({int((np.asarray(labels_layer.data) == object_id).sum())} px); Ctrl+Z in that layer takes it back.")
+        return int(object_id)
 
     def clear(self) -> None:
         """Shift+C: remove the current prompts and preview."""
