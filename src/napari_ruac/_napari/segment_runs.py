@@ -71,11 +71,15 @@ class SegmentRuns:
         more clicks corrects this mask (guided.py ``correction_base``)."""
         results.show_slice(index, prediction.mask, prediction.uncertainty, prediction.method, prediction.probability)
         self.last_prediction = prediction
+        target = None
         if made_by is not None:
             self.guided.remember(made_by[0], index, made_by[1])
+            target = self.guided.fix_target(made_by[0])
+        then = (f"C writes it back into '{target[0].name}' as object {target[1]}" if target is not None
+                else "C commits")
         self.status.setText(
             f"{prediction.method}: {prediction.area} px, predicted IoU {prediction.iou:.2f}, mean uncertainty in "
-            f"mask {prediction.mean_uncertainty(inside_mask=True):.2f}. C commits, Shift+C clears."
+            f"mask {prediction.mean_uncertainty(inside_mask=True):.2f}. {then}, Shift+C clears."
         )
 
     def segment_volume(self) -> None:

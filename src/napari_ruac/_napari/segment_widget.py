@@ -17,7 +17,7 @@ import weakref
 import numpy as np
 from napari.utils.notifications import show_info, show_warning
 from qtpy.QtCore import QEvent
-from qtpy.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..inference import EmbeddingCache, ImagePredictor, Intensity
 from ..inference.embedding_cache import disk_cache
@@ -46,8 +46,14 @@ _LIVE: "weakref.WeakSet[SegmentWidget]" = weakref.WeakSet()
 
 
 def segment_widget_of(viewer):
-    """The segment dock open in ``viewer`` (the Objects review hands it objects to fix), or None."""
-    return next((w for w in list(_LIVE) if w.viewer is viewer), None)
+    """The segment dock open in ``viewer`` (the Objects review hands it objects to fix), or None. napari
+    hands each dock its own proxy of the viewer, so the viewers are compared unwrapped."""
+    target = _unwrapped(viewer)
+    return next((w for w in list(_LIVE) if _unwrapped(w.viewer) is target), None)
+
+
+def _unwrapped(viewer):
+    return getattr(viewer, "__wrapped__", viewer)
 
 
 class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
@@ -83,6 +89,8 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         layout.addWidget(self.guided.panel)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        for button in self.findChildren(QPushButton):  # a crowded dock area must not squash their text
+            button.setMinimumHeight(button.sizeHint().height())
         _LIVE.add(self)
         self._wire()
         self.refresh_images()
