@@ -84,6 +84,7 @@ class SegmentControls(QWidget):
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
         grid = QGridLayout()
+        grid.setVerticalSpacing(4)  # napari's style gives none: the three rows read as one block
         for i, button in enumerate(
             (self.segment_slice, self.segment_volume, self.commit, self.clear, self.toggle, self.cancel)
         ):
