@@ -189,3 +189,28 @@ def test_refining_a_mask_without_a_box_zooms_around_the_mask(micro):
     off.set_image(image)
     assert off.window_around_mask(mask) is None
     assert off.refine_mask(mask, points=[[300.5, 300.5]], labels=[1], box=None).window is None
+
+
+def test_a_correction_keeps_its_window_while_the_mask_fits(micro):
+    from napari_ruac.inference.image_predictor import _kept_window
+
+    image, mask = disk_image(900, (300, 300), radius=8, seed=9)
+    predictor = ImagePredictor(micro, zoom="auto")
+    predictor.set_image(image)
+    first = predictor.predict(points=[[300.5, 300.5]], labels=[1])
+    assert first.window is not None
+    shifted = np.roll(first.mask, 9, axis=1)  # the mask moved a little: the rule alone would move the window
+    clicks = [[300.5, 300.5], [312.5, 300.5]]
+    assert predictor.window_around_mask(shifted, clicks).as_tuple() != first.window
+    misses = predictor.cache.misses
+    kept = predictor.refine_mask(shifted, points=clicks, labels=[1, 1], box=None, keep_window=first.window)
+    assert kept.window == first.window and predictor.cache.misses == misses  # the decoder alone ran
+    corrected = predictor.correct(first, points=clicks, labels=[1, 1])  # a Prediction brings its window along
+    assert corrected.window == first.window
+    # the rule's window is used when the mask leaves the kept one, or when the sizes differ
+    far = np.roll(first.mask, 300, axis=0)
+    rule = predictor.window_around_mask(far, None)
+    assert _kept_window(rule, first.window, far, None, (900, 900)) == rule
+    big = predictor.window_around_mask(np.pad(np.ones((150, 150), bool), ((200, 550), (200, 550))), None)
+    assert big is not None and big.shape != Window(*first.window).shape
+    assert _kept_window(big, first.window, first.mask, None, (900, 900)) == big

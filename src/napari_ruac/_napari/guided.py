@@ -43,14 +43,17 @@ def suggestion_name(image_name: str) -> str:
     return f"{image_name} suggestion"
 
 
-def refine_job(predictor, image, mask, prompt: dict, method: str, value_range, correcting: bool = False):
+def refine_job(predictor, image, mask, prompt: dict, method: str, value_range, correcting: bool = False,
+               keep_window=None):
     """Encode (or reuse) the slice and refine ``mask`` with the slice's clicks (worker thread):
-    ``correcting``: the library's correction step (the previous mask, the slice's box and clicks:
-    ``ImagePredictor.correct``); else a Labels object refined with its own box (``refine_mask``)."""
+    ``correcting``: the library's correction step (the previous mask, the slice's box and clicks, the
+    previous zoom window kept while it fits: ``ImagePredictor.correct``); else a Labels object refined
+    with its own box (``refine_mask``)."""
     predictor.set_image(image, value_range=value_range)
     points, labels = prompt.get("points"), prompt.get("labels")
     if correcting:
-        return predictor.correct(mask, box=prompt.get("box"), points=points, labels=labels, method=method)
+        return predictor.correct(mask, box=prompt.get("box"), points=points, labels=labels, method=method,
+                                 keep_window=keep_window)
     return predictor.refine_mask(mask, points=points, labels=labels, method=method)
 
 
@@ -87,6 +90,7 @@ class GuidedCorrection:
         self.layer = None  # the suggestion Points layer
         self.mask_prompts: dict[tuple, np.ndarray] = {}  # (image layer id, slice) → the mask being refined
         self.made_by: dict[tuple, dict] = {}  # (image layer id, slice) → the prompt its preview was made from
+        self.windows: dict[tuple, tuple | None] = {}  # (image layer id, slice) → the zoom window of its preview
         self.fix_targets: dict = {}  # image layer id → (Labels layer, object id) that C writes the refined mask into
         self.panel = GuidedPanel()
         self.panel.suggest.clicked.connect(lambda: self.suggest())
@@ -211,7 +215,8 @@ class GuidedCorrection:
         alive = results is not None and results.preview in w.viewer.layers
         preview = np.asarray(results.preview.data[index]) > 0 if alive else None
         if preview is not None and preview.any():
-            self._start_refine(image_layer, index, preview, correcting=True)
+            self._start_refine(image_layer, index, preview, correcting=True,
+                               keep_window=self.window_of(image_layer, index))
             return
         mask = self.mask_prompts.get((image_layer.unique_id, index))
         if mask is None:
@@ -265,7 +270,7 @@ class GuidedCorrection:
             return None
         return target
 
-    def _start_refine(self, image_layer, index, mask, correcting: bool = False) -> None:
+    def _start_refine(self, image_layer, index, mask, correcting: bool = False, keep_window=None) -> None:
         w = self.widget
         data = layer_array(image_layer)
         image = np.asarray(data[index])
@@ -276,6 +281,7 @@ class GuidedCorrection:
         w.status.setText("Refining the object on this slice…")
         w.worker = start_job(
             call_job, refine_job, w._predictor(image_layer), image, mask, prompt, w.method, value_range, correcting,
+            keep_window,
             desc="Refining", on_return=lambda p: w._on_slice_done(results, index, p, (image_layer, prompt)),
             on_done=w._job_done,
         )  # fmt: skip
@@ -289,13 +295,20 @@ class GuidedCorrection:
         self.fix_targets.pop(image_layer.unique_id, None)
 
     # ---- S after more clicks: a correction ------------------------------------------------
-    def remember(self, image_layer, index, prompt: dict) -> None:
-        """The slice's preview was made from ``prompt``."""
+    def remember(self, image_layer, index, prompt: dict, window=None) -> None:
+        """The slice's preview was made from ``prompt``, in zoom ``window`` (None: the whole slice)."""
         self.made_by[(image_layer.unique_id, index)] = prompt
+        self.windows[(image_layer.unique_id, index)] = window
+
+    def window_of(self, image_layer, index):
+        """The zoom window the slice's preview was decoded in (kept by corrections while it fits)."""
+        return self.windows.get((image_layer.unique_id, index))
 
     def forget_prompts(self, image_layer) -> None:
         for key in [k for k in self.made_by if k[0] == image_layer.unique_id]:
             del self.made_by[key]
+        for key in [k for k in self.windows if k[0] == image_layer.unique_id]:
+            del self.windows[key]
 
     def correction_base(self, image_layer, index, prompt: dict, results) -> np.ndarray | None:
         """The slice's preview when ``prompt`` only adds clicks to the prompt that made it (then S runs the

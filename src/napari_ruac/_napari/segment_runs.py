@@ -62,6 +62,7 @@ class SegmentRuns:
         self.status.setText("Segmenting the current slice…")
         self.worker = start_job(
             segment_slice_job, predictor, image, prompt, self.method, value_range, previous,
+            self.guided.window_of(layer, index) if previous is not None else None,
             desc="Segmenting slice", on_return=lambda p: self._on_slice_done(results, index, p, (layer, prompt)),
             on_done=self._job_done, on_error=self._on_job_error,
         )  # fmt: skip
@@ -73,7 +74,7 @@ class SegmentRuns:
         self.last_prediction = prediction
         target = None
         if made_by is not None:
-            self.guided.remember(made_by[0], index, made_by[1])
+            self.guided.remember(made_by[0], index, made_by[1], prediction.window)
             target = self.guided.fix_target(made_by[0])
         then = (f"C writes it back into '{target[0].name}' as object {target[1]}" if target is not None
                 else "C commits")

@@ -30,15 +30,17 @@ def error_message(exc: BaseException) -> str:
 
 
 def segment_slice_job(
-    predictor: ImagePredictor, image: np.ndarray, prompt: dict, method: str, value_range=None, previous=None
+    predictor: ImagePredictor, image: np.ndarray, prompt: dict, method: str, value_range=None, previous=None,
+    keep_window=None,
 ) -> Prediction:
     """Encode one 2D image (or reuse its cached embedding) and segment one object in it; with
-    ``previous`` (the mask the same prompts minus the new clicks made) the library's correction step."""
+    ``previous`` (the mask the same prompts minus the new clicks made, decoded in ``keep_window``) the
+    library's correction step."""
     try:
         predictor.set_image(image, value_range=value_range)
         if previous is not None:
             return predictor.correct(previous, box=prompt.get("box"), points=prompt.get("points"),
-                                     labels=prompt.get("labels"), method=method)
+                                     labels=prompt.get("labels"), method=method, keep_window=keep_window)
         return predictor.predict(
             box=prompt.get("box"), points=prompt.get("points"), labels=prompt.get("labels"), method=method
         )

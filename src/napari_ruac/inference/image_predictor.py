@@ -17,7 +17,8 @@ from ..core.boxes import tight_box, to_model_frame
 from ..core.intensity import Intensity, to_unit_rgb
 from ..models.preprocess import check_image, check_not_constant, to_model_input
 from .prompts import MASK_PROMPT_LOGIT, build_prompt_batch, check_box, check_points, low_res_mask
-from .zoom import DEFAULT_CONTEXT, Window, ZoomError, as_window, check_context, choose_window, parse_zoom, paste
+from .zoom import (DEFAULT_CONTEXT, Window, ZoomError, as_window, check_context, choose_window, parse_zoom, paste,
+                   prompt_extent)
 
 
 class NoImageError(RuntimeError):
@@ -283,12 +284,18 @@ class ImagePredictor:
         labels: Sequence[int] | None = None,
         box: Sequence[float] | str | None = "auto",
         method: str | None = None,
+        keep_window=None,
         **options,
     ) -> Prediction:
         """Refine an existing object mask (bool H×W: any tool's, or an earlier commit) with
         corrective clicks. The mask becomes SAM2's mask prompt (logits ±6.9 at the decoder's low
         resolution, as micro-sam; the ±1 region map for models trained with the prompt map) and,
-        with ``box="auto"``, its bounding box the box prompt (micro-sam's mask + box + points)."""
+        with ``box="auto"``, its bounding box the box prompt (micro-sam's mask + box + points).
+
+        ``keep_window``: the zoom window of the previous step (``prediction.window``). Without a box the
+        window follows the mask, which moves a little with every click; this window is kept while the
+        zoom rule's window has its size and the mask and the clicks lie inside it, so a correction
+        reuses its embedding (the decoder alone runs)."""
         self._require_image()
         full = np.asarray(mask)
         low_res_mask(full, self._image_hw, self.model.image_size)  # checks the shape and that it holds an object
@@ -302,6 +309,8 @@ class ImagePredictor:
             window = self.window_for(check_box(box, self._image_hw), None if checked is None else checked[0])
         else:  # no box: the mask says the object's size
             window = self.window_around_mask(full.astype(bool), None if checked is None else checked[0])
+            window = _kept_window(window, keep_window, full.astype(bool), None if checked is None else checked[0],
+                                  self._image_hw)
         hw = self._image_hw if window is None else window.shape
         low = low_res_mask(full if window is None else full[window.slices], hw, self.model.image_size)
         if self.model.info.prompt_map:
@@ -335,10 +344,15 @@ class ImagePredictor:
         goes back in as the mask prompt with the start box, if any, and all clicks so far (micro-sam's
         iterative prompting with ``use_masks=True``; ``benchmarks/bench_interactive.py`` measures this
         very call). No box is made up from the mask: a box drawn around a leaked mask keeps the leak
-        (measured). An empty or missing previous mask: the prompts alone, as ``predict``."""
+        (measured). A Prediction's zoom window is kept while it still fits (``refine_mask``'s
+        ``keep_window``; pass ``keep_window=`` with a bare mask). An empty or missing previous mask: the
+        prompts alone, as ``predict``."""
         mask = previous.mask if isinstance(previous, Prediction) else previous
         if mask is not None and np.asarray(mask).any():
+            if isinstance(previous, Prediction):
+                options.setdefault("keep_window", previous.window)
             return self.refine_mask(mask, points=points, labels=labels, box=box, method=method, **options)
+        options.pop("keep_window", None)
         return self.predict(box=box, points=points, labels=labels, method=method, multimask=False, **options)
 
     # ---- guided correction -----------------------------------------------------------
@@ -372,3 +386,16 @@ def _merge_options(base: MethodOptions, overrides: dict) -> MethodOptions:
     merged = {f: getattr(base, f) for f in _OPTION_FIELDS}
     merged.update({k: v for k, v in split.items() if k != "extra"})
     return MethodOptions(**merged, extra={**base.extra, **split["extra"]})
+
+
+def _kept_window(rule: Window | None, previous, mask: np.ndarray, points, image_hw) -> Window | None:
+    """``previous`` (a window or its (y0, x0, y1, x1)) instead of the zoom rule's window when both exist,
+    have one size, and the mask and the clicks lie inside ``previous``; else the rule's window."""
+    if rule is None or previous is None:
+        return rule
+    kept = as_window(previous, image_hw)
+    if kept.shape != rule.shape:
+        return rule
+    x0, y0, x1, y1 = prompt_extent(tight_box(mask), points)
+    inside = kept.x0 <= x0 and x1 <= kept.x1 and kept.y0 <= y0 and y1 <= kept.y1
+    return kept if inside else rule
