@@ -192,7 +192,7 @@ def test_refining_a_mask_without_a_box_zooms_around_the_mask(micro):
 
 
 def test_a_correction_keeps_its_window_while_the_mask_fits(micro):
-    from napari_ruac.inference.image_predictor import _kept_window
+    from napari_ruac.inference.correction import _kept_window
 
     image, mask = disk_image(900, (300, 300), radius=8, seed=9)
     predictor = ImagePredictor(micro, zoom="auto")
