@@ -89,8 +89,8 @@ class GuidedCorrection:
         self.index: tuple[int, ...] | None = None
         self.layer = None  # the suggestion Points layer
         self.mask_prompts: dict[tuple, np.ndarray] = {}  # (image layer id, slice) → the mask being refined
-        self.made_by: dict[tuple, dict] = {}  # (image layer id, slice) → the prompt its preview was made from
-        self.windows: dict[tuple, tuple | None] = {}  # (image layer id, slice) → the zoom window of its preview
+        # (image layer id, slice) → (the prompt its preview was made from, the zoom window it was decoded in)
+        self.made_by: dict[tuple, tuple[dict, tuple | None]] = {}
         self.fix_targets: dict = {}  # image layer id → (Labels layer, object id) that C writes the refined mask into
         self.panel = GuidedPanel()
         self.panel.suggest.clicked.connect(lambda: self.suggest())
@@ -297,24 +297,22 @@ class GuidedCorrection:
     # ---- S after more clicks: a correction ------------------------------------------------
     def remember(self, image_layer, index, prompt: dict, window=None) -> None:
         """The slice's preview was made from ``prompt``, in zoom ``window`` (None: the whole slice)."""
-        self.made_by[(image_layer.unique_id, index)] = prompt
-        self.windows[(image_layer.unique_id, index)] = window
+        self.made_by[(image_layer.unique_id, index)] = (prompt, window)
 
     def window_of(self, image_layer, index):
         """The zoom window the slice's preview was decoded in (kept by corrections while it fits)."""
-        return self.windows.get((image_layer.unique_id, index))
+        return self.made_by.get((image_layer.unique_id, index), ({}, None))[1]
 
     def forget_prompts(self, image_layer) -> None:
         for key in [k for k in self.made_by if k[0] == image_layer.unique_id]:
             del self.made_by[key]
-        for key in [k for k in self.windows if k[0] == image_layer.unique_id]:
-            del self.windows[key]
 
-    def correction_base(self, image_layer, index, prompt: dict, results) -> np.ndarray | None:
-        """The slice's preview when ``prompt`` only adds clicks to the prompt that made it (then S runs the
-        library's correction step, the preview fed back as the mask prompt); else None (S starts afresh)."""
-        before = self.made_by.get((image_layer.unique_id, index))
+    def correction_base(self, image_layer, index, prompt: dict, results) -> tuple[np.ndarray | None, tuple | None]:
+        """(the slice's preview, its zoom window) when ``prompt`` only adds clicks to the prompt that made it
+        (then S runs the library's correction step, the preview fed back as the mask prompt); else
+        (None, None): S starts afresh."""
+        before, window = self.made_by.get((image_layer.unique_id, index), (None, None))
         if not adds_clicks_only(before, prompt):
-            return None
+            return None, None
         preview = np.asarray(results.preview.data[index]) > 0
-        return preview if preview.any() else None
+        return (preview, window) if preview.any() else (None, None)

@@ -52,7 +52,7 @@ class SegmentRuns:
                 self._use_disk_cache(layer, self.intensity())
             predictor = self._predictor(layer)
             results = self.results_for(layer)
-            previous = self.guided.correction_base(layer, index, prompt, results)
+            previous, window = self.guided.correction_base(layer, index, prompt, results)
         except Exception as exc:
             show_error(error_message(exc))
             return
@@ -61,8 +61,7 @@ class SegmentRuns:
         self._set_running(True)
         self.status.setText("Segmenting the current slice…")
         self.worker = start_job(
-            segment_slice_job, predictor, image, prompt, self.method, value_range, previous,
-            self.guided.window_of(layer, index) if previous is not None else None,
+            segment_slice_job, predictor, image, prompt, self.method, value_range, previous, window,
             desc="Segmenting slice", on_return=lambda p: self._on_slice_done(results, index, p, (layer, prompt)),
             on_done=self._job_done, on_error=self._on_job_error,
         )  # fmt: skip

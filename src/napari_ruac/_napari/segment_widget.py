@@ -89,15 +89,14 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         layout.addWidget(self.guided.panel)
         layout.addWidget(self.status)
         layout.addStretch(1)
-        self._keep_button_heights()
         _LIVE.add(self)
         self._wire()
         self.refresh_images()
         bind_keys(self.viewer, self)
 
     def _keep_button_heights(self) -> None:
-        """A crowded dock area must not squash the buttons' text: each keeps its size hint's height
-        (again once shown: napari's style sheet, applied on docking, changes the hint)."""
+        """A crowded dock area must not squash the buttons' text: each keeps its size hint's height, taken
+        when shown (napari's style sheet, applied on docking, changes the hint)."""
         for button in self.findChildren(QPushButton):
             button.setMinimumHeight(button.sizeHint().height())
 
