@@ -38,6 +38,7 @@ def main() -> None:
     plain = SAM2ImagePredictor(model.sam2)
     ruac = ImagePredictor(model, method="ruac", cache=EmbeddingCache(max_bytes=0))  # no cache: re-encode
     mc = ImagePredictor(model, method="ruac-mc", num_samples=20, cache=EmbeddingCache(max_bytes=0))
+    hyp = ImagePredictor(model, method="ruac-hyp", cache=EmbeddingCache(max_bytes=0))  # the library's default
 
     def plain_full():
         with torch.no_grad():
@@ -51,10 +52,12 @@ def main() -> None:
     plain.set_image(image)
     ruac.set_image(image)
     mc.set_image(image)
+    hyp.set_image(image)
     decoder = interleaved(
         {
             "sam2 predict": lambda: plain.predict(box=box, multimask_output=False),
             "ruac predict": lambda: ruac.predict(box=box),
+            "ruac-hyp predict": lambda: hyp.predict(box=box),
             "ruac-mc(20) predict": lambda: mc.predict(box=box),
         },
         repeats=args.repeats * 3,
