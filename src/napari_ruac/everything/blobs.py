@@ -10,7 +10,9 @@ box much better than a click, so segment-everything first proposes boxes from th
 3. one marker per local maximum of the scale-normalised Laplacian of Gaussian (σ = 0.7 r / √2, the
    blob detector's scale for blobs a bit smaller than the typical one) at least 0.6 r apart:
    touching objects that a distance transform merges still have separate LoG peaks;
-4. a watershed of −LoG from the markers inside the foreground: one region, hence one box, per object.
+4. a watershed of −LoG from the markers inside the foreground: one region, hence one box, per object;
+5. touching regions that together look like one convex blob with no dim valley between them are merged
+   (region_merge.py): an elongated nucleus can get two LoG markers.
 
 Each box is then segmented by the model (image.py), which fixes the boundary; the boxes only have
 to find and separate the objects. Tuned on generated nuclei scenes (seeds 7260001–7260030), never
@@ -23,12 +25,14 @@ import numpy as np
 from scipy import ndimage
 
 from ..core.boxes import grown_box_in
+from .region_merge import merge_oversplit
 from .seeds import labelled_regions
 
 LOG_SCALE = 0.7  # σ of the LoG in units of r / √2
 PEAK_DISTANCE = 0.6  # least distance between two markers, in units of r
 BOX_MARGIN = 0.1  # the box prompt: the region's box grown by this share of its side (at least 2 px)
 MIN_POPULATION = 4  # fewer components than this (specks aside): one region each, no splitting
+MERGE = True  # step 5 (region_merge.py)
 SPECK = 0.02  # components under this share of the largest one's area do not set r
 
 
@@ -101,7 +105,8 @@ def blob_regions(image: np.ndarray, min_area: int = 12) -> np.ndarray:
     for index, label in enumerate(missing, start=len(peaks) + 1):
         where = np.argwhere(components == label)
         markers[tuple(where[len(where) // 2])] = index
-    return watershed(-response, markers, mask=mask).astype(np.int32)
+    regions = watershed(-response, markers, mask=mask).astype(np.int32)
+    return merge_oversplit(regions, smoothed, mask) if MERGE else regions
 
 
 def blob_seeds(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, list[tuple[list[float], list[float], int]]]:

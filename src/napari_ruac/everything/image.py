@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+from scipy import ndimage
 
+from ..core.boxes import grown_box_in
 from ..inference import ImagePredictor
 from ..inference.embedding_cache import EmbeddingCache
 from ..inference.volume_projection import grown_box
@@ -21,12 +23,14 @@ from ..uq import DEFAULT_METHOD, one_pass_method
 from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
 from ..core.progress import Progress
 from .result import EverythingResult, object_rows
-from .blobs import assign_to_windows, blob_seeds
+from .blobs import BOX_MARGIN, assign_to_windows, blob_seeds
 from .seeds import object_seeds
 from .settings import EverythingError, EverythingSettings, tile_windows
 
 #: full-window pixels decoded at once (a batch's outputs: ~9 bytes a pixel per prompt, ≈ 300 MB)
 BATCH_PIXELS = 2**25
+#: a leftover piece of a proposal smaller than this share of the median proposal is not proposed again
+LEFTOVER_SHARE = 0.4
 
 
 class EverythingRun:
@@ -110,6 +114,10 @@ class EverythingRun:
             for start in range(0, len(own), batch):
                 self._decode_boxes(own[start : start + batch], window)
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
+            rest = self._leftover_seeds(window, own) if s.blobs and s.leftovers and own else []
+            for start in range(0, len(rest), batch):
+                self._decode_boxes(rest[start : start + batch], window)
+                yield Progress("decode", done, len(passes), objects=len(self.candidates))
             if done in only_own:
                 continue
             if s.blobs:  # the grid fills in where the proposals' masks were rejected
@@ -140,6 +148,36 @@ class EverythingRun:
                 yield Progress("decode", done, len(passes), objects=len(self.candidates))
         yield Progress("decode", len(passes), len(passes), objects=len(self.candidates))
         self.complete = True
+
+    def _leftover_seeds(self, window, decoded) -> list:
+        """Proposals for what the window's masks left of the proposals: a region that held two touching
+        objects is often segmented as one of them, and the other would be lost. Each leftover piece of a
+        proposal (its part no accepted mask covers, opened by one pixel) at least ``LEFTOVER_SHARE`` of the
+        median proposal's area becomes a proposal of its own (a new region id), decoded like the others.
+        Only the proposals ``decoded`` in this window count (the others belong to other tiles)."""
+        y0, x0, y1, x1 = window
+        regions = self._regions[y0:y1, x0:x1]
+        areas = np.bincount(self._regions.ravel())[1:]
+        areas = areas[areas > 0]
+        if not len(areas):
+            return []
+        least = max(self.settings.min_area, LEFTOVER_SHARE * float(np.median(areas)))
+        done = np.isin(regions, [index for _, _, index in decoded])
+        rest = ndimage.binary_opening(done & ~self._covered[y0:y1, x0:x1])
+        pieces, count = ndimage.label(rest)
+        seeds = []
+        next_id = int(self._regions.max()) + 1
+        for piece, box in enumerate(ndimage.find_objects(pieces), start=1):
+            where = pieces[box] == piece
+            if where.sum() < least:
+                continue
+            regions[box][where] = next_id
+            ys, xs = np.nonzero(where)
+            centre = [float(xs.mean() + box[1].start + x0) + 0.5, float(ys.mean() + box[0].start + y0) + 0.5]
+            grown = grown_box_in(where, box, regions.shape, margin=BOX_MARGIN, min_margin=2)
+            seeds.append(([grown[0] + x0, grown[1] + y0, grown[2] + x0, grown[3] + y0], centre, next_id))
+            next_id += 1
+        return seeds
 
     def _own_windows(self, passes, blobs):
         """Proposals too large for every tile would be decoded in the coarse whole-image pass, where a

@@ -14,7 +14,8 @@ class EverythingSettings:
     """How the automatic segmentation samples prompts and filters its candidates.
 
     ``blobs``: prompt one box per object proposed from the image itself (blobs.py; the default way to
-    find objects); ``blob_split``: keep each such mask out of the neighbouring proposals (touching objects).
+    find objects); ``blob_split``: keep each such mask out of the neighbouring proposals (touching objects);
+    ``leftovers``: propose again what the masks left of a proposal (the second of two touching objects).
     ``grid``: also click a grid where nothing was found yet (off by default: it lowered F1 on generated
     nuclei and costs many decodes); ``points_per_side``: its density, n×n clicks per tile (or per image).
     ``tile_size``: side of the square tiles in image pixels; ``None`` tiles at the model's input
@@ -35,6 +36,7 @@ class EverythingSettings:
     points_per_side: int = 16
     blobs: bool = True
     blob_split: bool = True
+    leftovers: bool = True
     seeds: bool = False
     grid: bool = False
     seed_distance: int = 4
