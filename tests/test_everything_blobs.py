@@ -96,3 +96,16 @@ def test_the_objects_csv_keeps_the_review_score_and_reads_old_files(tmp_path):
     old = tmp_path / "old_objects.csv"
     old.write_text("id,rank,status,uncertainty_score,area\n1,1,accepted,0.3,100\n")
     assert read_objects_csv(old)[0]["review_score"] == 0.3
+
+
+def test_specks_beside_a_few_large_objects_are_not_proposed():
+    yy, xx = np.mgrid[:200, :200]
+    large = ((yy - 60) ** 2 + (xx - 60) ** 2 <= 40**2) | ((yy - 140) ** 2 + (xx - 140) ** 2 <= 40**2)
+    specks = np.zeros_like(large)
+    for cy, cx in [(20, 150), (30, 180), (170, 30), (180, 60), (100, 180), (150, 20)]:
+        specks |= (yy - cy) ** 2 + (xx - cx) ** 2 <= 3**2  # ~29 px each: under 2 % of a large disc
+    rng = np.random.default_rng(3)
+    image = np.where(large | specks, 170.0, 25.0) + rng.normal(0, 4, large.shape)
+    regions = blob_regions(image.astype(np.float32))
+    assert len(np.unique(regions)) - 1 == 2
+    assert not regions[specks].any()

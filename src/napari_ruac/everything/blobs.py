@@ -91,7 +91,8 @@ def blob_regions(image: np.ndarray, min_area: int = 12) -> np.ndarray:
     components, count = ndimage.label(mask)
     areas = np.bincount(components.ravel(), minlength=count + 1)[1:]
     if np.count_nonzero(areas >= SPECK * areas.max()) < MIN_POPULATION:  # too few objects to know their size
-        return components.astype(np.int32)
+        specks = np.flatnonzero(areas < SPECK * areas.max()) + 1  # and specks beside a few large objects are noise
+        return np.where(np.isin(components, specks), 0, components).astype(np.int32)
     distance = ndimage.distance_transform_edt(mask)
     radius = typical_radius(distance, components, count)
     sigma = max(1.0, LOG_SCALE * radius / np.sqrt(2))
