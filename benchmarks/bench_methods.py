@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.samples
     methods = {
         "ruac": dict(method="ruac"),
+        "ruac-hyp": dict(method="ruac-hyp"),
         "sam2": dict(method="sam2"),
         f"ruac-mc-{n}": dict(method="ruac-mc", num_samples=n),
         f"laplace-{n}": dict(method="laplace", num_samples=n, batch_size=n, laplace_posterior=posterior),
