@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_ruac.everything.blobs import assign_to_windows, blob_regions, blob_seeds, polarity
 from napari_ruac.everything.files import object_table, read_objects_csv, write_objects_csv
@@ -109,3 +110,20 @@ def test_specks_beside_a_few_large_objects_are_not_proposed():
     regions = blob_regions(image.astype(np.float32))
     assert len(np.unique(regions)) - 1 == 2
     assert not regions[specks].any()
+
+
+def test_a_bright_nucleus_is_proposed_without_its_glow():
+    # dim nuclei set the global threshold; a bright (mitotic) one glows far beyond its edge
+    centres = [(40, 40), (40, 120), (120, 40), (120, 120)]
+    image, truth = _discs(centres, radius=14, shape=(160, 160))
+    yy, xx = np.mgrid[:160, :160]
+    bright = (yy - 80) ** 2 + (xx - 80) ** 2 <= 7**2
+    glow = ndimage.gaussian_filter(bright.astype(float), 4) * 800
+    image = image.astype(float) + glow
+    image[bright] = 1000
+    regions = blob_regions(image.astype(np.float32))
+    region = regions == regions[80, 80]
+    assert regions[80, 80] > 0 and region.sum() < 1.6 * bright.sum()  # one global threshold: 3.3×
+    assert _best_iou(region, bright.astype(np.int32)) > 0.6
+    for index in range(1, 5):
+        assert _best_iou(regions == regions[tuple(np.array(centres[index - 1]))], truth) > 0.7
