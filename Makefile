@@ -1,5 +1,5 @@
 # One command each: `make demo` (set up + run the demo), `make test` (set up + run the tests).
-.PHONY: setup demo test test-fast bench study study-quick compare screenshot clean
+.PHONY: setup demo test test-fast bench bench-everything study study-quick compare screenshot clean
 
 VENV := .venv/bin
 
@@ -18,6 +18,10 @@ test-fast: setup
 bench: setup
 	$(VENV)/python benchmarks/bench_ruac_vs_sam2.py
 	$(VENV)/python benchmarks/bench_volume.py
+
+# Segment everything (issue 16): detection F1, failure recall, time on six held-out scenes per set and the real image.
+bench-everything: setup
+	OMP_NUM_THREADS=1 $(VENV)/python benchmarks/bench_everything.py --images 6 --rss-size 0
 
 # The uncertainty study (docs/shift_study.md): every method on shifted scenes and real nuclei sets.
 # Full run: about an hour on a busy 2-core CPU. STUDY_ARGS="--baseline runs/.../model.json" adds ruac-baseline.
