@@ -19,6 +19,7 @@ def test_worse_respects_direction_tolerance_and_context_rows():
     # other methods' rows are context: a change in sam2's entropy is not the model's target
     assert not cm.worse("sam2 object ρ, dsb", 0.1, 0.5, 0.005)
     assert cm.worse("ruac object ρ, dsb", 0.1, 0.5, 0.005)
+    assert cm.worse("ruac-hyp object ρ, dsb", 0.1, 0.5, 0.005)  # the default method's map is the model's too
     assert not cm.worse("ruac object ρ, dsb", float("nan"), 0.5, 0.005)
 
 
