@@ -119,3 +119,18 @@ def test_box_loose_fraction_leaves_a_share_of_the_boxes_tight():
     assert loose_share(1.0) == 1.0
     assert loose_share(0.0) == 0.0
     assert 0.35 < loose_share(0.5) < 0.65
+
+
+def test_box_loose_px_gives_every_object_the_same_slack_in_pixels():
+    from ruac_training.prompts import initial_prompts, mask_boxes
+
+    masks = torch.zeros(400, 128, 128, dtype=torch.bool)
+    masks[:200, 60:68, 60:68] = True  # small objects (8 px)
+    masks[200:, 10:118, 10:118] = True  # large objects (108 px)
+    tight = mask_boxes(masks)
+    groups = initial_prompts(masks, 1.0, 0.0, 20, torch.Generator().manual_seed(2), box_loose_px=6.0)
+    corners = groups[0].points.reshape(-1, 4)[torch.argsort(groups[0].rows)]
+    grow = (corners - tight) * torch.tensor([-1.0, -1.0, 1.0, 1.0])
+    assert torch.all(grow >= 0) and torch.all(grow <= 6.0 + 1e-6)
+    small, large = grow[:200].mean().item(), grow[200:].mean().item()
+    assert 2.0 < small < 4.0 and 2.0 < large < 4.0  # the same pixels, whatever the object's size

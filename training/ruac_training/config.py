@@ -125,6 +125,8 @@ def validate(config: dict) -> None:
     if not 0 <= float(config["prompts"].get("box_loose_fraction", 1.0)) <= 1:
         raise ConfigError("prompts.box_loose_fraction must be in [0, 1] (the share of boxes loosened), got "
                           f"{config['prompts']['box_loose_fraction']}.")
+    if float(config["prompts"].get("box_loose_px", 0.0)) < 0:
+        raise ConfigError(f"prompts.box_loose_px must be ≥ 0 (model pixels of slack per side), got {config['prompts']['box_loose_px']}.")
     if optim["schedule"] not in ("cosine", "constant"):
         raise ConfigError(f"optim.schedule must be 'cosine' or 'constant', got {optim['schedule']!r}.")
     if int(optim["accumulate"]) < 1:

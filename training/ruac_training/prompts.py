@@ -61,13 +61,17 @@ def noisy_boxes(boxes: torch.Tensor, size: int, noise: float, max_px: float, gen
     return out
 
 
-def loosened_boxes(boxes: torch.Tensor, size: int, loose: float, generator: torch.Generator) -> torch.Tensor:
-    """Each side moved outward by U(0, ``loose``) × the box side (independently), clipped: users draw loose boxes,
-    which often hold parts of neighbours, and the model must find the object inside rather than fill the box."""
-    if loose <= 0:
+def loosened_boxes(boxes: torch.Tensor, size: int, loose: float, generator: torch.Generator,
+                   loose_px: float = 0.0) -> torch.Tensor:
+    """Each side moved outward by U(0, ``loose`` × the box side + ``loose_px``) (independently), clipped: users draw
+    loose boxes, which often hold parts of neighbours, and the model must find the object inside rather than fill
+    the box. ``loose_px`` is a slack in model pixels, the same for every object: a hand's few pixels of slack are
+    a large share of a small object's box and a sliver of a large one's (a share of the side taught the model
+    to shrink large objects in tight boxes)."""
+    if loose <= 0 and loose_px <= 0:
         return boxes
     side = torch.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], dim=1).repeat(1, 2)
-    grow = torch.rand(boxes.shape, generator=generator, device=boxes.device) * loose * side
+    grow = torch.rand(boxes.shape, generator=generator, device=boxes.device) * (loose * side + loose_px)
     sign = torch.tensor([-1.0, -1.0, 1.0, 1.0], device=boxes.device)
     return (boxes + sign * grow).clamp(0, size)
 
@@ -84,14 +88,15 @@ def initial_prompts(
     masks: torch.Tensor, box_probability: float, box_noise: float, box_noise_max_px: float, generator: torch.Generator,
     box_loose: float = 0.0,
     box_loose_fraction: float = 1.0,
+    box_loose_px: float = 0.0,
 ) -> list[PromptGroup]:
     """A box (probability ``box_probability``) or one positive click per (P, S, S) mask; a share
     ``box_loose_fraction`` of the boxes is loosened (``loosened_boxes``), the rest stay tight."""
     p, size, _ = masks.shape
     use_box = torch.rand(p, generator=generator, device=masks.device) < box_probability
     boxes = mask_boxes(masks)
-    if box_loose > 0:
-        loose = loosened_boxes(boxes, size, box_loose, generator)
+    if box_loose > 0 or box_loose_px > 0:
+        loose = loosened_boxes(boxes, size, box_loose, generator, box_loose_px)
         if box_loose_fraction < 1:
             pick = torch.rand(p, generator=generator, device=masks.device) < box_loose_fraction
             loose = torch.where(pick[:, None], loose, boxes)

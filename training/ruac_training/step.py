@@ -68,6 +68,7 @@ class StepSettings:
     prompt_map_dropout: float = 0.0
     box_loose: float = 0.0
     box_loose_fraction: float = 1.0
+    box_loose_px: float = 0.0
     uaa_error_form: str = "paper"
 
     @classmethod
@@ -80,7 +81,7 @@ class StepSettings:
             loss["task_logits"], loss["mask_resolution"], weights, encoder_trainable,
             float(config["attack"].get("fraction", 1.0)), float(p.get("prompt_map_dropout", 0.0)),
             box_loose=float(p.get("box_loose", 0.0)), box_loose_fraction=float(p.get("box_loose_fraction", 1.0)),
-            uaa_error_form=str(loss.get("uaa_error_form", "paper")),
+            box_loose_px=float(p.get("box_loose_px", 0.0)), uaa_error_form=str(loss.get("uaa_error_form", "paper")),
         )
 
 
@@ -139,7 +140,8 @@ class RUACTrainingStep(nn.Module):
         target_low = F.interpolate(targets[:, None].float(), size=(low, low), mode="area")[:, 0]
         target_loss = targets.float() if s.mask_resolution == "full" else target_low
         groups = initial_prompts(targets > 0, s.box_probability, s.box_noise, s.box_noise_max_px, generator,
-                                 box_loose=s.box_loose, box_loose_fraction=s.box_loose_fraction)
+                                 box_loose=s.box_loose, box_loose_fraction=s.box_loose_fraction,
+                                 box_loose_px=s.box_loose_px)
         group_features = [_index_features(features, image_rows[g.rows]) for g in groups]
         mask_inputs: list[torch.Tensor | None] = [None] * len(groups)
         sums: dict[str, torch.Tensor] = {}
