@@ -70,6 +70,10 @@ def test_segment_all_then_review_objects_worst_first(make_napari_viewer_proxy, q
     cy, cx = rows[0]["centroid_y"], rows[0]["centroid_x"]
     assert np.allclose(camera_of(viewer).center[-2:], (cy, cx), atol=1.0) and camera_of(viewer).zoom > 1.0
     objects.accept()
+    status_item = objects.table.item(0, objects.table.columnCount() - 1)
+    assert status_item.text() == "accepted"
+    width = objects.table.fontMetrics().horizontalAdvance("accepted")
+    assert objects.table.columnWidth(objects.table.columnCount() - 1) >= width  # the status is not cut
     objects.next()
     # Fix with a segment dock open: the object is refined there (its mask the mask prompt) ...
     fixed_id = int(rows[1]["id"])

@@ -69,6 +69,7 @@ class ObjectReview(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)  # the status column: "accepted" is never cut
         self.table.setMinimumHeight(160)
         self.summary = QLabel("Segment all (segment dock), then List objects: the most uncertain come first.")
         self.summary.setWordWrap(True)
@@ -200,6 +201,7 @@ class ObjectReview(QWidget):
             return None
         self.rows[self.current]["status"] = status
         self.table.item(self.current, len(COLUMNS) - 1).setText(status)
+        self.table.resizeColumnToContents(len(COLUMNS) - 1)  # "accepted" was cut to "acce…"
         self._store()
         return int(self.rows[self.current]["id"])
 
