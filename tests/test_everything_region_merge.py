@@ -68,6 +68,8 @@ def test_what_a_mask_left_of_a_proposal_is_proposed_again(tiny_model):
     run._regions[other] = 2
     run._regions[speck] = 3
     run._covered[first] = True  # the decoded mask of proposal 1 took only the first disc
+    areas = np.bincount(run._regions.ravel())[1:]
+    run._median_area, run._next_region = float(np.median(areas)), 3  # as the run sets them after its proposals
     seeds = run._leftover_seeds((0, 0, 128, 128), decoded=[([20, 20, 86, 60], [53, 40], 1), ([90, 90, 96, 96], [93, 93], 3)])
     assert len(seeds) == 1  # the second disc; not the other tile's proposal, not the speck under the share
     box, centre, index = seeds[0]

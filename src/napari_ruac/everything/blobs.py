@@ -140,12 +140,20 @@ def half_maximum(regions: np.ndarray, smoothed: np.ndarray, mask: np.ndarray) ->
 def blob_seeds(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, list[tuple[list[float], list[float], int]]]:
     """(regions, [(box [x0, y0, x1, y1], centre [x, y], region id)]) in image pixels, one per proposed object."""
     regions = blob_regions(image, min_area)
-    seeds = []
-    for index, window, region in labelled_regions(regions, min_area):
-        ys, xs = np.nonzero(region)
-        centre = [float(xs.mean() + window[1].start) + 0.5, float(ys.mean() + window[0].start) + 0.5]
-        seeds.append((grown_box_in(region, window, regions.shape, margin=BOX_MARGIN, min_margin=2), centre, index))
-    return regions, seeds
+    return regions, [region_seed(region, window, regions.shape, index)
+                     for index, window, region in labelled_regions(regions, min_area)]
+
+
+def region_seed(region: np.ndarray, window: tuple[slice, slice], shape: tuple[int, int], index: int,
+                offset: tuple[int, int] = (0, 0)) -> tuple[list[float], list[float], int]:
+    """(box [x0, y0, x1, y1], centre [x, y], ``index``) of a region given as its crop ``region`` at ``window``
+    (slices into an array of ``shape`` that starts at ``offset`` = (row, col) in the image): its box grown by
+    ``BOX_MARGIN``, in image pixels."""
+    ys, xs = np.nonzero(region)
+    oy, ox = offset
+    centre = [float(xs.mean() + window[1].start + ox) + 0.5, float(ys.mean() + window[0].start + oy) + 0.5]
+    x0, y0, x1, y1 = grown_box_in(region, window, shape, margin=BOX_MARGIN, min_margin=2)
+    return [x0 + ox, y0 + oy, x1 + ox, y1 + oy], centre, index
 
 
 def assign_to_windows(seeds, windows) -> dict[int, list]:

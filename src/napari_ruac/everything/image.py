@@ -13,7 +13,6 @@ from typing import Iterator
 import numpy as np
 from scipy import ndimage
 
-from ..core.boxes import grown_box_in
 from ..inference import ImagePredictor
 from ..inference.embedding_cache import EmbeddingCache
 from ..inference.volume_projection import grown_box
@@ -23,7 +22,7 @@ from ..uq import DEFAULT_METHOD, one_pass_method
 from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
 from ..core.progress import Progress
 from .result import EverythingResult, object_rows
-from .blobs import BOX_MARGIN, assign_to_windows, blob_seeds
+from .blobs import assign_to_windows, blob_seeds, region_seed
 from .seeds import object_seeds
 from .settings import EverythingError, EverythingSettings, tile_windows
 
@@ -66,6 +65,8 @@ class EverythingRun:
         self.complete = False
         self._covered = np.zeros(self.shape, bool)
         self._regions = None  # blob proposals' regions (blobs.py)
+        self._median_area = 0.0  # their median area, pixels
+        self._next_region = 0  # the last region id given out (leftover proposals get new ones)
 
     # ---- plan --------------------------------------------------------------------------
     def passes(self) -> list[tuple[tuple[int, int, int, int], bool]]:
@@ -103,6 +104,9 @@ class EverythingRun:
         only_own = set()  # passes that decode their own proposals only (large proposals' own windows)
         if s.blobs:
             self._regions, seeds = blob_seeds(self.image, s.min_area)
+            areas = np.bincount(self._regions.ravel())[1:]
+            self._median_area = float(np.median(areas[areas > 0])) if areas.any() else 0.0  # for _leftover_seeds
+            self._next_region = int(self._regions.max())
             blobs = assign_to_windows(seeds, [w for w, _ in passes])
             passes, blobs, only_own = self._own_windows(passes, blobs)
         for done, (window, coarse) in enumerate(passes):
@@ -157,26 +161,17 @@ class EverythingRun:
         Only the proposals ``decoded`` in this window count (the others belong to other tiles)."""
         y0, x0, y1, x1 = window
         regions = self._regions[y0:y1, x0:x1]
-        areas = np.bincount(self._regions.ravel())[1:]
-        areas = areas[areas > 0]
-        if not len(areas):
-            return []
-        least = max(self.settings.min_area, LEFTOVER_SHARE * float(np.median(areas)))
         done = np.isin(regions, [index for _, _, index in decoded])
-        rest = ndimage.binary_opening(done & ~self._covered[y0:y1, x0:x1])
-        pieces, count = ndimage.label(rest)
+        pieces, _ = ndimage.label(ndimage.binary_opening(done & ~self._covered[y0:y1, x0:x1]))
+        least = max(self.settings.min_area, LEFTOVER_SHARE * self._median_area)
         seeds = []
-        next_id = int(self._regions.max()) + 1
         for piece, box in enumerate(ndimage.find_objects(pieces), start=1):
             where = pieces[box] == piece
             if where.sum() < least:
                 continue
-            regions[box][where] = next_id
-            ys, xs = np.nonzero(where)
-            centre = [float(xs.mean() + box[1].start + x0) + 0.5, float(ys.mean() + box[0].start + y0) + 0.5]
-            grown = grown_box_in(where, box, regions.shape, margin=BOX_MARGIN, min_margin=2)
-            seeds.append(([grown[0] + x0, grown[1] + y0, grown[2] + x0, grown[3] + y0], centre, next_id))
-            next_id += 1
+            self._next_region += 1
+            regions[box][where] = self._next_region
+            seeds.append(region_seed(where, box, regions.shape, self._next_region, offset=(y0, x0)))
         return seeds
 
     def _own_windows(self, passes, blobs):

@@ -68,12 +68,12 @@ def merge_oversplit(regions: np.ndarray, smoothed: np.ndarray, foreground: np.nd
         return regions
     brightness = smoothed - float(np.median(smoothed[~foreground]))
     windows = {index: window for index, window in enumerate(ndimage.find_objects(regions), start=1) if window is not None}
+    pairs = touching_pairs(regions)
     neighbours: dict[int, set[int]] = {}
-    for a, b in touching_pairs(regions):
+    for a, b in pairs:
         neighbours.setdefault(a, set()).add(b)
         neighbours.setdefault(b, set()).add(a)
-    scores = {(a, b): looks_like_one(regions, brightness, a, b, _union_window(windows[a], windows[b]))
-              for a, b in touching_pairs(regions)}
+    scores = {(a, b): looks_like_one(regions, brightness, a, b, _union_window(windows[a], windows[b])) for a, b in pairs}
     while scores:
         (a, b), best = max(scores.items(), key=lambda item: item[1])
         if best <= 0:
