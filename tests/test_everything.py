@@ -232,6 +232,21 @@ def test_objects_larger_than_the_tile_overlap_are_found_whole(micro):
     assert true == 3 and tp >= 2 and predicted <= 4, (tp, predicted, true)
 
 
+def test_objects_no_tile_holds_whole_without_a_coarse_pass_do_not_crash(micro):
+    # tiles of 200 px with 32 px overlap and no coarse pass: large irregular cells lie whole in no tile, so a
+    # proposal goes to the tile holding most of it, and its centre click fell outside that tile (PromptError)
+    from ruac_training.synthetic import generate_scene
+
+    image = generate_scene("cells", 7260002, 512).image
+    run = EverythingRun(micro, image, settings=dict(tile_size=200, tile_overlap=32, coarse=False))
+    assert all(not coarse for _, coarse in run.passes())
+    for _ in run:
+        pass
+    result = run.result()
+    assert result.complete and result.labels.shape == image.shape[:2]
+    assert len(result.objects) == len(set(np.unique(result.labels)) - {0})
+
+
 def test_the_model_seed_and_grid_path_still_finds_the_objects(micro):
     # without image proposals: the model's own foreground seeds, then a grid of clicks fills in
     image, truth = blob_scene(seed=3, size=192, count=5)

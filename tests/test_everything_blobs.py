@@ -72,6 +72,8 @@ def test_seeds_carry_boxes_that_hold_their_region_and_go_to_one_window_each():
     assigned = assign_to_windows(seeds, windows)
     assert sorted(len(v) for v in assigned.values()) == [1, 1, 1]
     assert [s[2] for s in assigned[2]] == [next(s[2] for s in seeds if s[1][1] > 100)]  # only the whole image holds it
+    # a seed no window touches is left out, not decoded in a window that cannot hold it
+    assert sum(len(v) for v in assign_to_windows(seeds, [(0, 0, 60, 60)]).values()) == 1
 
 
 def test_the_review_score_ranks_disagreeing_objects_first_and_falls_back_to_the_uncertainty():

@@ -158,7 +158,8 @@ def region_seed(region: np.ndarray, window: tuple[slice, slice], shape: tuple[in
 
 def assign_to_windows(seeds, windows) -> dict[int, list]:
     """{window index: its seeds}: each seed goes to the first window (y0, x0, y1, x1) that holds its
-    box whole, else to the one that holds most of it (a tiled run's coarse pass: the whole image)."""
+    box whole, else to the one that holds most of it (a tiled run's coarse pass: the whole image); a seed
+    outside every window is left out."""
     out: dict[int, list] = {}
     for seed in seeds:
         box = seed[0]
@@ -169,6 +170,9 @@ def assign_to_windows(seeds, windows) -> dict[int, list]:
 
         whole = [i for i, (y0, x0, y1, x1) in enumerate(windows)
                  if x0 <= box[0] and y0 <= box[1] and box[2] <= x1 and box[3] <= y1]
-        index = whole[0] if whole else int(np.argmax([shared(w) for w in windows]))
+        overlaps = [shared(w) for w in windows]
+        if not whole and max(overlaps, default=0.0) <= 0:
+            continue  # no window holds any of it (a run limited to some tiles)
+        index = whole[0] if whole else int(np.argmax(overlaps))
         out.setdefault(index, []).append(seed)
     return out

@@ -292,7 +292,8 @@ class EverythingRun:
         y0, x0 = window[:2]
         h, w = window[2] - y0, window[3] - x0
         boxes = [[max(0, b[0] - x0), max(0, b[1] - y0), min(w, b[2] - x0), min(h, b[3] - y0)] for b, _, _ in seeds]
-        centres = [[c[0] - x0, c[1] - y0] for _, c, _ in seeds]
+        # a proposal no window holds whole (tiles without the coarse pass) keeps its click inside this window
+        centres = [[min(max(c[0] - x0, 0.0), w - 0.5), min(max(c[1] - y0, 0.0), h - 0.5)] for _, c, _ in seeds]
         predictions = self.predictor.predict_batch(boxes=boxes, batch_size=self._batch(window))
         self.decoded += len(boxes)
         points = self.predictor.predict_batch(points=[[c] for c in centres], labels=[[1]] * len(centres),
