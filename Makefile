@@ -19,9 +19,9 @@ bench: setup
 	$(VENV)/python benchmarks/bench_ruac_vs_sam2.py
 	$(VENV)/python benchmarks/bench_volume.py
 
-# Segment everything (issue 16): detection F1, failure recall, time on six held-out scenes per set and the real image.
+# Segment everything (issue 16): detection F1, failure recall, time on twelve held-out scenes per set and the real image.
 bench-everything: setup
-	OMP_NUM_THREADS=1 $(VENV)/python benchmarks/bench_everything.py --images 6 --rss-size 0
+	OMP_NUM_THREADS=1 $(VENV)/python benchmarks/bench_everything.py --images 12 --rss-size 0
 
 # The uncertainty study (docs/shift_study.md): every method on shifted scenes and real nuclei sets.
 # Full run: about an hour on a busy 2-core CPU. STUDY_ARGS="--baseline runs/.../model.json" adds ruac-baseline.

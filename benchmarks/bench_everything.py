@@ -192,7 +192,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 images per generated set, 1024² memory run")
     parser.add_argument("--model", default="ruac-micro")
-    parser.add_argument("--images", type=int, help="images per generated set (default 6; quick 2)")
+    parser.add_argument("--images", type=int, help="images per generated set (default 12; quick 2)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--grid", type=int, help="also a grid of N×N clicks per tile (default: image proposals only)")
     parser.add_argument("--rss-size", type=int, help="side of the large tiled image (default 4096; quick 1024; 0: skip)")
@@ -206,7 +206,7 @@ def main(argv=None) -> None:
     from napari_ruac.models import load_model
 
     model = load_model(args.model, device="cpu")
-    count = args.images or (2 if args.quick else 6)
+    count = args.images or (2 if args.quick else 12)
     settings = {} if args.grid is None else dict(grid=True, points_per_side=args.grid)
     print(f"# segment everything — {args.model}, {machine()}")
     summaries = []

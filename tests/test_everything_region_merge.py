@@ -45,6 +45,38 @@ def test_a_bright_border_alone_does_not_merge_a_notched_union():
     assert merged[left].max() == 1 and merged[right].min() == 2
 
 
+def _bent_nucleus(shape=(120, 200)):
+    """A bean-shaped nucleus (union solidity 0.91: under the convex rule's 0.94) cut in two across its middle."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    bean = ((xx - 60) / 42.0) ** 2 + ((yy - 50 - 0.012 * (xx - 60) ** 2) / 20.0) ** 2 <= 1
+    image = np.where(bean, 150.0, 20.0)
+    regions = np.zeros(shape, np.int32)
+    regions[bean & (xx < 60)] = 1
+    regions[bean & (xx >= 60)] = 2
+    return image, regions, bean, xx
+
+
+def test_the_halves_of_a_bent_nucleus_merge_where_there_is_no_neck():
+    from skimage.morphology import convex_hull_image
+
+    from napari_ruac.everything.region_merge import MIN_NECK, MIN_SOLIDITY, neck_ratio
+
+    image, regions, bean, _ = _bent_nucleus()
+    assert bean.sum() / convex_hull_image(bean).sum() < MIN_SOLIDITY  # the convex rule alone keeps them apart
+    edge = np.zeros(bean.shape, bool)
+    edge[:, 59:61] = bean[:, 59:61]
+    assert neck_ratio(regions == 1, regions == 2, edge) >= MIN_NECK
+    merged = merge_oversplit(regions.copy(), image, bean)
+    assert len(np.unique(merged[bean])) == 1
+
+
+def test_a_valley_keeps_the_halves_apart_even_without_a_neck():
+    image, regions, bean, xx = _bent_nucleus()
+    image[bean & (np.abs(xx - 60) <= 2)] = 60  # dim where they meet: two objects
+    merged = merge_oversplit(regions.copy(), image, bean)
+    assert merged[regions == 1].max() == 1 and merged[regions == 2].min() == 2
+
+
 def test_merging_needs_a_background():
     image, ellipse, *_ = _scene()
     regions = np.ones(image.shape, np.int32)

@@ -11,8 +11,8 @@ box much better than a click, so segment-everything first proposes boxes from th
    blob detector's scale for blobs a bit smaller than the typical one) at least 0.6 r apart:
    touching objects that a distance transform merges still have separate LoG peaks;
 4. a watershed of −LoG from the markers inside the foreground: one region, hence one box, per object;
-5. touching regions that together look like one convex blob with no dim valley between them are merged
-   (region_merge.py): an elongated nucleus can get two LoG markers;
+5. touching regions that together look like one convex blob with no dim valley between them, or that meet
+   without a neck, are merged (region_merge.py): an elongated nucleus or a cell can get two LoG markers;
 6. each region is cut back to where it is ≥ 30 % of the way from the background to its own bright level
    (``half_maximum``): the glow of a bright nucleus lies above the global threshold.
 

@@ -10,10 +10,19 @@ Two adjacent regions are merged when together they look like one blob:
   shared border ≥ ``MIN_BORDER_CONTRAST`` × the dimmer region's mean (touching nuclei are dimmer where
   they meet, the cut through one nucleus runs across its bright inside).
 
+An elongated or bent object (a cell, a curved nucleus) is less convex than that, so two regions are also
+merged when there is **no neck where they meet**: the union's inscribed radius at their shared border
+(its distance transform's maximum there) ≥ ``MIN_NECK`` × the larger region's own inscribed radius —
+two touching round objects meet at a waist narrower than either of them, a cut through one object runs
+where it is as wide as it is — with a looser convexity (``MIN_NECK_SOLIDITY``) and valley
+(``MIN_NECK_BORDER_CONTRAST``) check.
+
 Pairs are merged greedily, the most convex first, and the merged region is tested again against its
-neighbours. Measured on generated nuclei scenes used for tuning only (seeds 7260001–7260015, 423 touching
-pairs, 56 of them halves of one object): the rule merges 32 of the 56 halves and 5 of the 367 pairs of
-distinct objects.
+neighbours. Measured on generated scenes used for tuning only (seeds 7260001–7260015, 423 touching nuclei
+pairs, 56 of them halves of one object): the first rule merges 32 of the 56 halves and 5 of the 367 pairs of
+distinct objects; the neck rule then 4 more halves and 1 more pair, and 4 more of 47 cell halves (none of
+38 cell pairs). Segment-everything F1 on seeds 7260016–30 / 7260031–45 (not used to choose it): nuclei 0.827 →
+0.845 / 0.776 → 0.801, cells 0.435 → 0.456 / 0.580 → 0.612.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from scipy import ndimage
 
 MIN_SOLIDITY = 0.94
 MIN_BORDER_CONTRAST = 0.95
+MIN_NECK = 1.2
+MIN_NECK_SOLIDITY = 0.9
+MIN_NECK_BORDER_CONTRAST = 0.9
 
 
 def touching_pairs(regions: np.ndarray) -> dict[tuple[int, int], int]:
@@ -50,14 +62,33 @@ def looks_like_one(regions: np.ndarray, brightness: np.ndarray, a: int, b: int, 
     in_a, in_b = sub == a, sub == b
     union = in_a | in_b
     solidity = float(union.sum()) / float(convex_hull_image(union).sum())
-    if solidity < MIN_SOLIDITY:
+    if solidity < min(MIN_SOLIDITY, MIN_NECK_SOLIDITY):
         return 0.0
     local = brightness[window]
     border = (ndimage.binary_dilation(in_a) & in_b) | (ndimage.binary_dilation(in_b) & in_a)
     dimmer = min(float(local[in_a].mean()), float(local[in_b].mean()))
-    if dimmer <= 0 or float(local[border].mean()) < MIN_BORDER_CONTRAST * dimmer:
+    if dimmer <= 0:
         return 0.0
-    return solidity
+    contrast = float(local[border].mean()) / dimmer
+    if solidity >= MIN_SOLIDITY and contrast >= MIN_BORDER_CONTRAST:
+        return solidity
+    if solidity >= MIN_NECK_SOLIDITY and contrast >= MIN_NECK_BORDER_CONTRAST and no_neck(in_a, in_b, border):
+        return solidity
+    return 0.0
+
+
+def neck_ratio(in_a: np.ndarray, in_b: np.ndarray, border: np.ndarray) -> float:
+    """The union's inscribed radius at the shared ``border`` over the larger region's own inscribed radius
+    (distance transforms; the window is padded so that its edge is background)."""
+    def inscribed(mask):
+        return ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+    own = max(float(inscribed(in_a).max()), float(inscribed(in_b).max()))
+    return float(inscribed(in_a | in_b)[border].max()) / max(own, 1e-6)
+
+
+def no_neck(in_a: np.ndarray, in_b: np.ndarray, border: np.ndarray) -> bool:
+    return neck_ratio(in_a, in_b, border) >= MIN_NECK
 
 
 def merge_oversplit(regions: np.ndarray, smoothed: np.ndarray, foreground: np.ndarray) -> np.ndarray:
