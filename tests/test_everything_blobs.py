@@ -46,8 +46,21 @@ def test_polarity_follows_the_border_when_the_classes_are_even():
     high = np.zeros((100, 100), bool)
     high[10:90, 10:90] = True  # 64 %: the bright class is not clearly the smaller, but it avoids the border
     high[:, :25] = False  # 52 % bright: the border decides
-    assert polarity(None, high)
-    assert not polarity(None, ~high)
+    symmetric = np.random.default_rng(0).normal(100.0, 10.0, high.shape)  # a histogram without a clear tail
+    assert polarity(symmetric, high)
+    assert not polarity(symmetric, ~high)
+
+
+def test_polarity_follows_a_clear_histogram_tail_first():
+    # a small crowded crop (as StarDist's 3D stack): 45 % of it above the threshold, and the border full of
+    # objects, so share and border would call the bright class the background; the bright tail says objects
+    rng = np.random.default_rng(0)
+    high = np.ones((60, 60), bool)
+    high[5:55, 5:55] = rng.random((50, 50)) < 0.25
+    assert abs(high.mean() - 0.5) < 0.1
+    bright_tail = rng.gamma(2.0, 10.0, high.shape)  # skewness ≈ 1.4
+    assert polarity(bright_tail, high)
+    assert not polarity(-bright_tail, high)  # dark objects on a bright field: the tail is dark
 
 
 def test_few_objects_are_not_split():

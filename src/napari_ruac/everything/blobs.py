@@ -4,7 +4,7 @@ The model's own whole-tile foreground (seeds.py) misses dim objects and small mo
 box much better than a click, so segment-everything first proposes boxes from the intensities:
 
 1. grey image (channel mean), smoothed (σ = 1 px); foreground = above Li's threshold, or below it
-   for dark objects on a bright background (``polarity``);
+   for dark objects on a bright background (``polarity``: the sign of the histogram's skewness);
 2. the typical object radius ``r`` = median over foreground components of their largest inscribed
    radius (distance transform maximum);
 3. one marker per local maximum of the scale-normalised Laplacian of Gaussian (σ = 0.7 r / √2, the
@@ -13,7 +13,9 @@ box much better than a click, so segment-everything first proposes boxes from th
 4. a watershed of −LoG from the markers inside the foreground: one region, hence one box, per object;
 5. touching regions that together look like one convex blob with no dim valley between them, or that meet
    without a neck, are merged (region_merge.py): an elongated nucleus or a cell can get two LoG markers;
-6. each region is cut back to where it is ≥ 30 % of the way from the background to its own bright level
+6. a large region that is not convex and has two distance-transform maxima is cut at its neck (region_split.py):
+   the LoG can miss the second of two touching nuclei;
+7. each region is cut back to where it is ≥ 30 % of the way from the background to its own bright level
    (``half_maximum``): the glow of a bright nucleus lies above the global threshold.
 
 Each box is then segmented by the model (image.py), which fixes the boundary; the boxes only have
@@ -28,6 +30,7 @@ from scipy import ndimage
 
 from ..core.boxes import grown_box_in
 from .region_merge import merge_oversplit
+from .region_split import split_undersplit
 from .seeds import labelled_regions
 
 LOG_SCALE = 0.7  # σ of the LoG in units of r / √2
@@ -35,7 +38,9 @@ PEAK_DISTANCE = 0.6  # least distance between two markers, in units of r
 BOX_MARGIN = 0.1  # the box prompt: the region's box grown by this share of its side (at least 2 px)
 MIN_POPULATION = 4  # fewer components than this (specks aside): one region each, no splitting
 MERGE = True  # step 5 (region_merge.py)
-HALF_MAXIMUM = 0.3  # step 6: each region's edge at this share of its own step above the background (0: off)
+SPLIT = True  # step 6 (region_split.py)
+HALF_MAXIMUM = 0.3  # step 7: each region's edge at this share of its own step above the background (0: off)
+CLEAR_SKEW = 0.5  # polarity: the histogram's skewness decides when at least this large
 SPECK = 0.02  # components under this share of the largest one's area do not set r
 
 
@@ -48,9 +53,20 @@ def grey(image: np.ndarray) -> np.ndarray:
 def polarity(smoothed: np.ndarray, high: np.ndarray) -> bool:
     """Whether the objects are the bright class ``high`` (else dark objects on a bright background).
 
-    The background is the larger class when the split is clear (one class under 40 % of the image);
-    when both are about half, it is the class the image border holds more of than its share (objects
-    are cut by the border, the background surrounds them)."""
+    Objects are the tail of the intensity histogram: when its skewness is clear (|skew| ≥ ``CLEAR_SKEW``) its
+    sign decides (bright nuclei on a dark field: positive; dark cells on a bright field: negative). Otherwise
+    the background is the larger class when the split is clear (one class under 40 % of the image); when both
+    are about half, it is the class the image border holds more of than its share (objects are cut by the
+    border, the background surrounds them). The skewness comes first because a small crowded crop of blurred
+    nuclei (StarDist's 3D stack, 61 × 57 px per slice) has Li's threshold put 41 % of the image in the bright
+    class and its border full of nuclei: the older rules took the nuclei for the background."""
+    step = max(1, max(smoothed.shape) // 1024)
+    sample = smoothed[::step, ::step].astype(np.float64).ravel()
+    spread = float(sample.std())
+    if spread > 0:
+        skew = float(np.mean(((sample - sample.mean()) / spread) ** 3))
+        if abs(skew) >= CLEAR_SKEW:
+            return skew > 0
     share = float(high.mean())
     if abs(share - 0.5) > 0.1:
         return share < 0.5
@@ -111,6 +127,7 @@ def blob_regions(image: np.ndarray, min_area: int = 12) -> np.ndarray:
         markers[tuple(where[len(where) // 2])] = index
     regions = watershed(-response, markers, mask=mask).astype(np.int32)
     regions = merge_oversplit(regions, smoothed, mask) if MERGE else regions
+    regions = split_undersplit(regions) if SPLIT else regions
     return half_maximum(regions, smoothed, mask) if HALF_MAXIMUM else regions
 
 
