@@ -5,7 +5,8 @@ objects first, speed, cache reuse and peak memory of a large tiled image.
 
 Data: held-out generated nuclei and cell scenes (512², seeds no training run used), the real DSB2018 nuclei
 image bundled with the ``stardist`` package (read without importing it) and five slices of its real 3D nuclei
-stack (61 × 57 px each: a small crowded crop), each segmented as a 2D image.
+stack (61 × 57 px each: a small crowded crop), each segmented as a 2D image. In 3D: the demo's nuclei stack,
+held-out generated nuclei stacks and StarDist's real stack, objects found on three seed slices and tracked.
 Per dataset: precision / recall / F1 at IoU 0.5, mean IoU of the matched objects, and the
 **failure recall at 20 %**: of the failed objects (predictions whose best IoU with any true object
 is < 0.7, i.e. unmatched ones and poor matches), the fraction in the top 20 % of a ranking (per
@@ -33,6 +34,8 @@ from common import machine  # noqa: E402
 
 FAILED_BELOW = 0.7
 TOP = 0.2
+SEED_FRACTIONS = (0.25, 0.5, 0.75)  # 3D rows: where objects are found
+VOLUME_SEED = 7201  # bench_tracking's held-out generated stacks
 STACK_SLICES = 5  # of StarDist's real 3D stack, each segmented as a 2D image (a small crowded crop)
 SEED0 = 7_160_001  # held-out: training draws scenes from SyntheticDataset seeds 1–6
 
@@ -140,6 +143,49 @@ def datasets(count: int, size: int):
         print(f"skipping the real sets: {exc}", file=sys.stderr)
 
 
+def volume_sets(count: int):
+    """(name, volume, labels, intensity window) per 3D set: the demo's nuclei stack, ``count`` held-out generated
+    nuclei stacks (bench_tracking's seeds) and StarDist's real 3D stack."""
+    from ruac_training.synthetic.volumes import generate_volume
+
+    from napari_ruac.evaluation.real_sets import RealDataMissing, stardist_nuclei_3d
+    from napari_ruac.samples import nuclei_stack
+
+    demo = nuclei_stack(seed=0)
+    yield "demo nuclei stack", demo.image, demo.labels
+    for index in range(count):
+        scene = generate_volume("nuclei", VOLUME_SEED + 2 * index)  # bench_tracking's nuclei stacks (even indices)
+        yield f"generated nuclei stack {index + 1}", scene.image, scene.labels
+    try:
+        stack, truth = stardist_nuclei_3d()
+        yield "real StarDist 3D nuclei stack", stack, truth
+    except RealDataMissing as exc:
+        print(f"skipping the real stack: {exc}", file=sys.stderr)
+
+
+def evaluate_volume(model, volume: np.ndarray, truth: np.ndarray) -> dict:
+    """3D detection quality of segment-everything on a volume: objects found on the seed slices at a quarter, half
+    and three quarters of its depth, tracked through z, duplicates from different seeds merged."""
+    from napari_ruac.everything import make_run
+
+    seeds = sorted({int(f * (volume.shape[0] - 1)) for f in SEED_FRACTIONS})
+    run = make_run(model, volume, seed_slices=seeds)
+    start = time.perf_counter()
+    for _ in run:
+        pass
+    result = run.result()
+    seconds = time.perf_counter() - start
+    best = best_ious(result.labels, truth)
+    found = best_ious(truth, result.labels)
+    true_ids = set(np.unique(truth)) - {0}
+    middle = set(np.unique(truth[seeds])) - {0}
+    tp = sum(v > 0.5 for v in best.values())
+    return dict(true=len(true_ids), on_seeds=len(middle), predicted=len(best), tp=tp,
+                found_on_seeds=sum(found.get(t, 0.0) > 0.5 for t in middle),
+                f1=2 * tp / max(1, len(best) + len(true_ids)),
+                matched_iou=float(np.mean([v for v in best.values() if v > 0.5])) if tp else float("nan"), seconds=seconds)
+
+
 def summarise(name: str, records: list[dict]) -> dict:
     tp = sum(r["tp"] for r in records)
     predicted = sum(r["predicted"] for r in records)
@@ -202,6 +248,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rss-size", type=int, help="side of the large tiled image (default 4096; quick 1024; 0: skip)")
     parser.add_argument("--rss-tiles", type=int, default=0, help="large image: process only the first N tiles (0: all)")
     parser.add_argument("--only-rss", action="store_true", help="skip the data sets; only the large-image run")
+    parser.add_argument("--volumes", type=int, default=3, help="held-out generated nuclei stacks for the 3D rows (-1: no 3D rows)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     import torch
@@ -225,6 +272,15 @@ def main(argv=None) -> None:
         print(f"time: {s['seconds_per_image']:.1f} s per image (median), {s['ms_per_object']:.0f} ms per object, "
               f"{s['decoded_per_image']:.0f} prompts decoded per image; second run (grid {max(1, (args.grid or 16) // 2)}): "
               f"{s['second_run_seconds']:.1f} s, {s['second_run_encodes']} new encodes")
+    volumes = []
+    if args.volumes >= 0 and not args.only_rss:
+        print("\n## 3D: objects found on seed slices at 1/4, 1/2, 3/4 of the depth, tracked through z (3D IoU > 0.5: found)")
+        for name, volume, truth in volume_sets(args.volumes):
+            row = dict(dataset=name, shape=list(volume.shape), **evaluate_volume(model, volume, truth))
+            volumes.append(row)
+            print(f"{name} {tuple(volume.shape)}: {row['predicted']} predicted, {row['true']} true "
+                  f"({row['on_seeds']} cross a seed slice, {row['found_on_seeds']} of them found); "
+                  f"3D F1@0.5 {row['f1']:.3f}, matched 3D IoU {row['matched_iou']:.3f}, {row['seconds']:.1f} s")
     rss_size = args.rss_size if args.rss_size is not None else (1024 if args.quick else 4096)
     memory = None
     if rss_size:
@@ -233,7 +289,7 @@ def main(argv=None) -> None:
               f"{memory['peak_rss_mib']:.0f} MiB, {memory['seconds']:.0f} s, {memory['objects']} objects, "
               f"{memory['decoded']} prompts decoded")
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(summaries=summaries, memory=memory), indent=2))
+        Path(args.json).write_text(json.dumps(dict(summaries=summaries, volumes=volumes, memory=memory), indent=2))
 
 
 if __name__ == "__main__":
