@@ -179,9 +179,9 @@ def evaluate_volume(model, volume: np.ndarray, truth: np.ndarray) -> dict:
     found = best_ious(truth, result.labels)
     true_ids = set(np.unique(truth)) - {0}
     middle = set(np.unique(truth[seeds])) - {0}
-    tp = sum(v > 0.5 for v in best.values())
+    tp = int(sum(v > 0.5 for v in best.values()))
     return dict(true=len(true_ids), on_seeds=len(middle), predicted=len(best), tp=tp,
-                found_on_seeds=sum(found.get(t, 0.0) > 0.5 for t in middle),
+                found_on_seeds=int(sum(found.get(t, 0.0) > 0.5 for t in middle)),
                 f1=2 * tp / max(1, len(best) + len(true_ids)),
                 matched_iou=float(np.mean([v for v in best.values() if v > 0.5])) if tp else float("nan"), seconds=seconds)
 
