@@ -1,6 +1,7 @@
 """The napari-ruac command line, end to end on real files (random weights, small sizes)."""
 
 import json
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -144,3 +145,22 @@ def test_zoom_option_decodes_a_small_object_in_a_window(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["segment", str(path), "--box", "98", "398", "118", "418", "--zoom", "maybe"])
     assert "invalid choice: 'maybe'" in capsys.readouterr().err
+
+
+def test_progress_bars_redraw_rarely_when_stderr_is_a_log(monkeypatch):
+    import io
+
+    from napari_ruac.cli.common import LOG_REDRAW_S, progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file: no terminal
+    bar = progress_bar(total=3, file=io.StringIO())
+    assert bar.mininterval == LOG_REDRAW_S >= 1
+    bar.close()
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    bar = progress_bar(total=3, file=io.StringIO())
+    assert bar.mininterval < 1  # tqdm's own default on a terminal
+    bar.close()

@@ -105,6 +105,8 @@ def _model_spec(args):
 def run(args) -> int:
     from tqdm import tqdm
 
+    from .common import progress_bar
+
     if args.all:
         return run_batch_all(args)
     from ..batch.events import BatchStarted, BatchSummary, VolumeDone, VolumeStarted
@@ -125,9 +127,9 @@ def run(args) -> int:
             if event.skipped:
                 done = f"{len(event.skipped)} of {len(event.inputs)} inputs"
                 print(f"{done} already done; skipping them", file=sys.stderr)
-            overall = tqdm(total=len(event.pending), desc="volumes", unit="vol", position=0, disable=quiet)
+            overall = progress_bar(total=len(event.pending), desc="volumes", unit="vol", position=0, disable=quiet)
         elif isinstance(event, VolumeStarted):
-            volume_bar = tqdm(total=None, desc=event.volume, unit="step", position=1, leave=False, disable=quiet)
+            volume_bar = progress_bar(total=None, desc=event.volume, unit="step", position=1, leave=False, disable=quiet)
         elif isinstance(event, Progress) and volume_bar is not None:
             volume_bar.total = event.total
             volume_bar.update(event.done - volume_bar.n)

@@ -13,15 +13,30 @@ class CommandError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
-def tqdm_bytes(description: str):
-    """A download progress callback ``(done, total)`` drawing a tqdm bar in bytes."""
+#: seconds between redraws of a progress bar whose stderr is not a terminal (a log file, a batch job): a bar
+#: redrawn 10 times a second fills a log with thousands of carriage-return updates
+LOG_REDRAW_S = 5.0
+
+
+def progress_bar(**kwargs):
+    """Every command's tqdm bar (on stderr); redrawn at most every ``LOG_REDRAW_S`` when stderr is not a terminal."""
+    import sys
+
     from tqdm import tqdm
 
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (isatty and isatty()):
+        kwargs.setdefault("mininterval", LOG_REDRAW_S)
+    return tqdm(**kwargs)
+
+
+def tqdm_bytes(description: str):
+    """A download progress callback ``(done, total)`` drawing a tqdm bar in bytes."""
     bar = {"bar": None}
 
     def progress(done: int, total: int) -> None:
         if bar["bar"] is None:
-            bar["bar"] = tqdm(total=total or None, unit="B", unit_scale=True, desc=description)
+            bar["bar"] = progress_bar(total=total or None, unit="B", unit_scale=True, desc=description)
         bar["bar"].update(done - bar["bar"].n)
         if total and done >= total:
             bar["bar"].close()

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
+    from .common import progress_bar
 
     from ..core.progress import Progress
     from ..io import check_output_folder, read_image
@@ -38,7 +38,7 @@ def run(args) -> int:
     path = None
     for event in iter_embed(data, model, args.cache, intensity=intensity, log=print_message):
         if isinstance(event, Progress):
-            bar = bar or tqdm(total=event.total, desc="embedding", unit="slice")
+            bar = bar or progress_bar(total=event.total, desc="embedding", unit="slice")
             bar.update(event.done - bar.n)
         else:
             path = event

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the evaluation with a progress bar; returns the exit code."""
     from tqdm import tqdm
 
+    from .common import progress_bar
+
     from ..core.progress import Progress
     from ..evaluation.events import DatasetDone, EvaluationDone, EvaluationStarted, ImageDone
 
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for event in events:
             if isinstance(event, EvaluationStarted):
-                bar = tqdm(total=event.total, unit="file", desc="evaluate")
+                bar = progress_bar(total=event.total, unit="file", desc="evaluate")
             elif isinstance(event, ImageDone) and bar is not None:
                 bar.set_postfix_str(f"{event.image} ({event.computed} new, {event.skipped} done)")
             elif isinstance(event, Progress) and bar is not None:

@@ -33,11 +33,10 @@ def add_everything_arguments(parser) -> None:
 
 def run_segment_all(args) -> int:
     """``segment IMAGE --all``: every object of one image or volume."""
-    from tqdm import tqdm
-
-    from ..everything.files import iter_everything_file
     from ..core.progress import Progress
+    from ..everything.files import iter_everything_file
     from ..io import read_image
+    from .common import progress_bar
 
     if args.box is not None or args.points:
         raise CommandError("--all segments every object without prompts: drop --box/--points.")
@@ -49,12 +48,14 @@ def run_segment_all(args) -> int:
     if not data.is_volume and seeds is not None:
         raise CommandError(f"{args.image} is a 2D image; --slice/--seed-slices apply to volumes only.")
     model = load_model_from_args(args)
-    bar = tqdm(total=None, desc="segment all", unit="step")
+    bar = progress_bar(total=None, desc="segment all", unit="step")
     outputs = None
     for event in iter_everything_file(data, model, args.out, method=args.method, seed_slices=seeds,
                                       intensity=intensity_from_args(args), settings=everything_settings(args), seed=args.seed):
         if isinstance(event, Progress):
-            bar.set_description(f"{event.stage} ({event.objects} objects)")
+            stage = f"{event.stage} ({event.objects} objects)"
+            if stage != bar.desc:  # a new stage; else the bar redraws at its own pace (progress_bar)
+                bar.set_description(stage, refresh=False)
             bar.total = event.total
             bar.update(event.done - bar.n)
         else:
@@ -78,6 +79,8 @@ def run_batch_all(args) -> int:
     import csv
 
     from tqdm import tqdm
+
+    from .common import progress_bar
 
     from ..everything.folder import FileDone, iter_everything_folder
 
@@ -107,7 +110,7 @@ def run_batch_all(args) -> int:
                              error=event.error or ""))
         else:
             if bar is None:
-                bar = tqdm(total=event.total, desc=event.item, unit="step", disable=args.no_progress)
+                bar = progress_bar(total=event.total, desc=event.item, unit="step", disable=args.no_progress)
             bar.total = event.total
             bar.update(event.done - bar.n)
     report = Path(args.out) / "everything_report.csv"

@@ -49,7 +49,7 @@ def _prompts(args, data):
 
 
 def run(args) -> int:
-    from tqdm import tqdm
+    from .common import progress_bar
 
     from ..io import check_output_folder, read_image
     from ..core.progress import Progress
@@ -75,7 +75,7 @@ def run(args) -> int:
         if isinstance(event, Progress):
             if event.stage == "slice":
                 if bar is None:
-                    bar = tqdm(total=event.total, desc="slices", unit="slice")
+                    bar = progress_bar(total=event.total, desc="slices", unit="slice")
                 bar.update(event.done - bar.n)
         else:
             outputs = event
