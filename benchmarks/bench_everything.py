@@ -85,16 +85,20 @@ def top_fraction_hits(order: list[int], failed: set[int]) -> tuple[int, int]:
     return len(set(order[:k]) & failed), len(failed)
 
 
-def evaluate_image(model, image, truth, settings: dict) -> dict:
-    from napari_ruac.everything import EverythingRun
-
-    run = EverythingRun(model, image, settings=settings)
+def finish(run, truth: np.ndarray):
+    """Run a segment-everything run to its end: (its result, seconds, each predicted id → best IoU with the truth)."""
     start = time.perf_counter()
     for _ in run:
         pass
     result = run.result()
-    seconds = time.perf_counter() - start
-    best = best_ious(result.labels, truth)
+    return result, time.perf_counter() - start, best_ious(result.labels, truth)
+
+
+def evaluate_image(model, image, truth, settings: dict) -> dict:
+    from napari_ruac.everything import EverythingRun
+
+    run = EverythingRun(model, image, settings=settings)
+    result, seconds, best = finish(run, truth)
     true_ids = set(np.unique(truth)) - {0}
     matched = {p: v for p, v in best.items() if v > 0.5}
     failed = {p for p, v in best.items() if v < FAILED_BELOW}
@@ -169,13 +173,7 @@ def evaluate_volume(model, volume: np.ndarray, truth: np.ndarray) -> dict:
     from napari_ruac.everything import make_run
 
     seeds = sorted({int(f * (volume.shape[0] - 1)) for f in SEED_FRACTIONS})
-    run = make_run(model, volume, seed_slices=seeds)
-    start = time.perf_counter()
-    for _ in run:
-        pass
-    result = run.result()
-    seconds = time.perf_counter() - start
-    best = best_ious(result.labels, truth)
+    result, seconds, best = finish(make_run(model, volume, seed_slices=seeds), truth)
     found = best_ious(truth, result.labels)
     true_ids = set(np.unique(truth)) - {0}
     middle = set(np.unique(truth[seeds])) - {0}
