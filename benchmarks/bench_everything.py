@@ -34,7 +34,6 @@ from common import machine  # noqa: E402
 
 FAILED_BELOW = 0.7
 TOP = 0.2
-SEED_FRACTIONS = (0.25, 0.5, 0.75)  # 3D rows: where objects are found
 VOLUME_SEED = 7201  # bench_tracking's held-out generated stacks
 STACK_SLICES = 5  # of StarDist's real 3D stack, each segmented as a 2D image (a small crowded crop)
 SEED0 = 7_160_001  # held-out: training draws scenes from SyntheticDataset seeds 1–6
@@ -171,8 +170,9 @@ def evaluate_volume(model, volume: np.ndarray, truth: np.ndarray) -> dict:
     """3D detection quality of segment-everything on a volume: objects found on the seed slices at a quarter, half
     and three quarters of its depth, tracked through z, duplicates from different seeds merged."""
     from napari_ruac.everything import make_run
+    from napari_ruac.everything.volume import default_seed_slices
 
-    seeds = sorted({int(f * (volume.shape[0] - 1)) for f in SEED_FRACTIONS})
+    seeds = default_seed_slices(volume.shape[0])  # the CLI's and batch's default
     result, seconds, best = finish(make_run(model, volume, seed_slices=seeds), truth)
     found = best_ious(truth, result.labels)
     true_ids = set(np.unique(truth)) - {0}

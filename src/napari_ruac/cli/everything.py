@@ -28,13 +28,14 @@ def add_everything_arguments(parser) -> None:
                        "size when the image is larger)")
     group.add_argument("--tile-overlap", type=int, help="--all: px shared by neighbouring tiles (default: a quarter tile)")
     group.add_argument("--seed-slices", type=int, nargs="+", metavar="Z", help="--all on volumes: slices to find "
-                       "objects on before tracking them through z (default: --slice, else the middle slice)")
+                       "objects on before tracking them through z (default: --slice, else the slices at ¼, ½ and ¾ of the depth)")
 
 
 def run_segment_all(args) -> int:
     """``segment IMAGE --all``: every object of one image or volume."""
     from ..core.progress import Progress
     from ..everything.files import iter_everything_file
+    from ..everything.volume import default_seed_slices
     from ..io import read_image
     from .common import progress_bar
 
@@ -43,8 +44,9 @@ def run_segment_all(args) -> int:
     data = read_image(args.image, **read_options(args))
     seeds = args.seed_slices or ([args.slice] if args.slice is not None else None)
     if data.is_volume and seeds is None:
-        seeds = [data.spatial_shape[0] // 2]
-        print(f"no --seed-slices given: finding objects on the middle slice z={seeds[0]}", file=sys.stderr)
+        seeds = default_seed_slices(data.spatial_shape[0])
+        print(f"no --seed-slices given: finding objects on slices z={', '.join(map(str, seeds))} (¼, ½ and ¾ of the depth)",
+              file=sys.stderr)
     if not data.is_volume and seeds is not None:
         raise CommandError(f"{args.image} is a 2D image; --slice/--seed-slices apply to volumes only.")
     model = load_model_from_args(args)

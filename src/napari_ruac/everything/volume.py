@@ -39,6 +39,17 @@ class _Track:
         return float(np.mean([iou for *_, iou in self.slices.values()])) if self.slices else 0.0
 
 
+#: where segment-everything looks for objects in a volume when no seed slice is given (CLI, batch, files)
+DEFAULT_SEED_FRACTIONS = (0.25, 0.5, 0.75)
+
+
+def default_seed_slices(num_slices: int) -> list[int]:
+    """The slices at ¼, ½ and ¾ of the depth: objects that do not cross the middle slice are found too
+    (bench_everything.py's 3D rows, demo nuclei stack: 6 objects found from the middle slice alone, 20 from these
+    three; 3D F1 0.17 → 0.44)."""
+    return sorted({int(f * (num_slices - 1)) for f in DEFAULT_SEED_FRACTIONS})
+
+
 def check_seed_slices(seed_slices, num_slices: int) -> list[int]:
     if seed_slices is None or (not np.isscalar(seed_slices) and len(seed_slices) == 0):
         raise EverythingError(
