@@ -153,6 +153,25 @@ def test_cancelled_volume_run_leaves_a_consistent_layer(make_napari_viewer_proxy
     assert len(layer.metadata[OBJECTS_KEY]) >= 1
 
 
+def test_volume_scope_finds_objects_on_the_current_and_the_quarter_slices(make_napari_viewer_proxy, qtbot, micro):
+    # a disc only in the first quarter of the stack and one only in the last: the current (middle) slice holds
+    # neither; the volume scope also looks on the slices at ¼, ½ and ¾ of the depth (as the CLI) and finds both
+    viewer = make_napari_viewer_proxy()
+    zz, yy, xx = np.mgrid[:12, :96, :96]
+    top = (zz <= 3) & ((yy - 30) ** 2 + (xx - 30) ** 2 <= 12**2)
+    bottom = (zz >= 7) & ((yy - 64) ** 2 + (xx - 64) ** 2 <= 12**2)
+    stack = np.where(top | bottom, 200, 20).astype(np.uint8)
+    viewer.add_image(stack, name="quarters")
+    viewer.dims.set_point(0, 6)
+    widget = _segment_all(viewer, qtbot, micro, stack, scope=1)
+    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    layer = viewer.layers[objects_name("quarters")]
+    labels = np.asarray(layer.data)
+    assert labels[2][top[2]].any() and labels[8][bottom[8]].any()
+    assert {row["seed_slice"] for row in layer.metadata[OBJECTS_KEY]} <= {2, 5, 6, 8}
+    _consistent(layer)
+
+
 def test_segment_all_on_the_current_slice_fills_that_slice_only(make_napari_viewer_proxy, qtbot, micro):
     viewer = make_napari_viewer_proxy()
     image, _ = blob_scene(seed=3, size=192, count=5)

@@ -13,11 +13,12 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSp
 
 from ..everything import make_run
 from ..everything.files import object_table
+from ..everything.volume import default_seed_slices
 from .layer_geometry import geometry_metadata, geometry_of, is_volume, layer_array, leading_index, spatial_shape
 from .result_layers import _find, note_method, uncertainty_layer
 from .workers import JobFailed, error_message, start_job
 
-SCOPES = ("image / current slice", "volume (from the current slice)")
+SCOPES = ("image / current slice", "volume (current slice, ¼, ½, ¾ of the depth)")
 OBJECTS_KEY = "ruac_objects"  # Labels metadata: the object table (list of dicts, ranked)
 
 
@@ -75,7 +76,9 @@ class EverythingPanel(QWidget):
                 show_info("not a Z×Y×X volume: segmenting all objects of the current image instead.")
             value_range = owner.intensity().value_range(data)
             image = data if volume_scope else data[index]
-            seeds = [leading_index(owner.viewer, layer)[0]] if volume_scope else None
+            # objects are found on the current slice and on the CLI's default seed slices, then tracked
+            seeds = (sorted({leading_index(owner.viewer, layer)[0], *default_seed_slices(data.shape[0])})
+                     if volume_scope else None)
             grid = {"grid": True, "points_per_side": self.grid.value()} if self.grid.value() else {}
             kwargs = dict(method=owner.method, cache=owner.cache, intensity=owner.intensity(), **grid)
             if volume_scope:
