@@ -71,10 +71,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the evaluation with a progress bar; returns the exit code."""
     from tqdm import tqdm
 
-    from .common import progress_bar
-
     from ..core.progress import Progress
     from ..evaluation.events import DatasetDone, EvaluationDone, EvaluationStarted, ImageDone
+    from .common import progress_bar
 
     events = run_evaluation(
         args.data,

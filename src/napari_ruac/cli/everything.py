@@ -82,9 +82,8 @@ def run_batch_all(args) -> int:
 
     from tqdm import tqdm
 
-    from .common import progress_bar
-
     from ..everything.folder import FileDone, iter_everything_folder
+    from .common import progress_bar
 
     if args.box is not None or args.points or args.prompts or args.from_labels is not None:
         raise CommandError("--all segments every object without prompts: drop --box/--points/--prompts/--from-labels.")

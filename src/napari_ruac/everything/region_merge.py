@@ -72,9 +72,9 @@ def looks_like_one(regions: np.ndarray, brightness: np.ndarray, a: int, b: int, 
     contrast = float(local[border].mean()) / dimmer
     if solidity >= MIN_SOLIDITY and contrast >= MIN_BORDER_CONTRAST:
         return solidity
-    if solidity >= MIN_NECK_SOLIDITY and contrast >= MIN_NECK_BORDER_CONTRAST and no_neck(in_a, in_b, border):
-        return solidity
-    return 0.0
+    no_neck = (solidity >= MIN_NECK_SOLIDITY and contrast >= MIN_NECK_BORDER_CONTRAST
+               and neck_ratio(in_a, in_b, border) >= MIN_NECK)  # the distance transforms only when needed
+    return solidity if no_neck else 0.0
 
 
 def neck_ratio(in_a: np.ndarray, in_b: np.ndarray, border: np.ndarray) -> float:
@@ -86,9 +86,6 @@ def neck_ratio(in_a: np.ndarray, in_b: np.ndarray, border: np.ndarray) -> float:
     own = max(float(inscribed(in_a).max()), float(inscribed(in_b).max()))
     return float(inscribed(in_a | in_b)[border].max()) / max(own, 1e-6)
 
-
-def no_neck(in_a: np.ndarray, in_b: np.ndarray, border: np.ndarray) -> bool:
-    return neck_ratio(in_a, in_b, border) >= MIN_NECK
 
 
 def merge_oversplit(regions: np.ndarray, smoothed: np.ndarray, foreground: np.ndarray) -> np.ndarray:
