@@ -96,6 +96,12 @@ def test_bad_all_arguments_are_clear_errors(tmp_path, capsys):
     assert "drop --box" in capsys.readouterr().err
     assert main(base) == 0  # a constant image: no objects is a valid outcome, said so
     assert "0 objects, none found" in capsys.readouterr().out
+    broken = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    broken[3, 3] = np.nan
+    np.save(tmp_path / "nan.npy", broken)
+    assert main(["segment", str(tmp_path / "nan.npy")] + base[2:]) == 2
+    err = capsys.readouterr().err
+    assert "NaN" in err and "segment all" not in err  # the error alone, no half-drawn progress bar
 
 
 def test_object_csv_keeps_the_review_status_through_a_save_and_reload(tmp_path):

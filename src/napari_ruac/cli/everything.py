@@ -50,11 +50,12 @@ def run_segment_all(args) -> int:
     if not data.is_volume and seeds is not None:
         raise CommandError(f"{args.image} is a 2D image; --slice/--seed-slices apply to volumes only.")
     model = load_model_from_args(args)
-    bar = progress_bar(total=None, desc="segment all", unit="step")
+    bar = None  # drawn at the first progress event: an input refused before that prints its error alone
     outputs = None
     for event in iter_everything_file(data, model, args.out, method=args.method, seed_slices=seeds,
                                       intensity=intensity_from_args(args), settings=everything_settings(args), seed=args.seed):
         if isinstance(event, Progress):
+            bar = bar or progress_bar(total=None, desc="segment all", unit="step")
             stage = f"{event.stage} ({event.objects} objects)"
             if stage != bar.desc:  # a new stage; else the bar redraws at its own pace (progress_bar)
                 bar.set_description(stage, refresh=False)
@@ -62,7 +63,8 @@ def run_segment_all(args) -> int:
             bar.update(event.done - bar.n)
         else:
             outputs = event
-    bar.close()
+    if bar is not None:
+        bar.close()
     stats = outputs.stats
     print(f"objects:     {outputs.objects}  ({stats['objects']} objects" + (", none found" if not stats["objects"] else "")
           + f"; volumes in {stats['physical_unit']})")
