@@ -207,16 +207,79 @@ def test_volume_cancel_during_propagation_is_consistent(micro, stack):
     _check_consistent_3d(partial)
 
 
-def test_volume_without_a_seed_slice_is_a_clear_error(micro, stack):
-    for seeds in (None, []):
-        with pytest.raises(EverythingError, match="needs at least one seed slice.*seed_slices=\\[z\\]"):
-            segment_everything(micro, stack.image[..., None], seed_slices=seeds)
-    with pytest.raises(EverythingError, match="needs at least one seed slice"):
-        segment_everything(micro, stack.image)  # (Z, Y, X) with Z, X not colour channels: a volume
+def test_volume_seed_slices_must_lie_in_the_volume(micro, stack):
+    with pytest.raises(EverythingError, match="needs at least one seed slice.*seed_slices=\\[z\\]"):
+        segment_everything(micro, stack.image[..., None], seed_slices=[])
     with pytest.raises(EverythingError, match="outside the volume's 8 slices"):
         segment_everything(micro, stack.image, seed_slices=[8])
     with pytest.raises(ValueError, match="single images only; for segment-everything"):
         segment_everything(micro, stack.image, seed_slices=[4], method="tta")
+    with pytest.raises(EverythingError, match="volume_mode must be one of slices, track"):
+        segment_everything(micro, stack.image, volume_mode="tracks")
+    with pytest.raises(EverythingError, match="min_slices must be ≥ 1"):
+        segment_everything(micro, stack.image, min_slices=0)
+
+
+def test_link_slices_joins_overlapping_objects_and_drops_one_slice_ones():
+    from napari_ruac.everything.volume_slices import link_slices
+
+    slices = np.zeros((4, 20, 20), np.int32)  # each slice numbers its own objects
+    for z, sid in enumerate((5, 2, 5)):  # object A on slices 0–2 under a different id per slice
+        slices[z, 2:8, 2:8] = sid
+    for z, sid in enumerate((1, 1, 7, 1)):  # object B on every slice, drifting 1 px per slice
+        slices[z, 12:18, 12 + z:18 + z] = sid
+    slices[3, 0:3, 9:11] = 4  # a one-slice speck: dropped
+    labels, members = link_slices(slices, min_iou=0.4, min_slices=2)
+    assert np.unique(labels).tolist() == [0, 1, 2]  # ids in order of first appearance: B (id 1 on slice 0), A
+    assert members[1] == [(0, 1), (1, 1), (2, 7), (3, 1)]  # 5 × 6 / 7 × 6: IoU 0.71 each step, linked
+    assert members[2] == [(0, 5), (1, 2), (2, 5)]
+    assert not labels[3, 0:3, 9:11].any() and (labels[:3, 2:8, 2:8] == 2).all()
+    # a jump larger than min_iou allows starts a new object
+    jumped = slices.copy()
+    jumped[2][jumped[2] == 7] = 0
+    jumped[2, 12:18, 17:20] = 7  # IoU 1/6 with slice 1's
+    _, members = link_slices(jumped, min_iou=0.4, min_slices=1)
+    assert len(members) == 4 and [(2, 7)] in [m[:1] for m in members.values()]
+    # min_slices larger than the depth keeps every object of a thin volume
+    _, thin = link_slices(slices[:1], min_slices=2)
+    assert len(thin) == 2
+
+
+def test_volume_without_seed_slices_segments_every_slice_and_links_them(micro, stack):
+    from napari_ruac.everything import SliceStackRun
+
+    run = make_run(micro, stack.image)
+    assert isinstance(run, SliceStackRun)
+    stages = [event.stage for event in run]
+    assert stages[-1] == "slices" and sum(s == "slices" for s in stages) == stack.image.shape[0]
+    result = run.result()
+    assert result.complete
+    _check_consistent_3d(result)
+    tp, predicted, true = _matched(result.labels, stack.labels)
+    assert tp >= 0.5 * true and predicted <= 1.5 * true, (tp, predicted, true)
+    for row in result.objects:
+        areas = (result.labels == row.id).sum(axis=(1, 2))
+        assert areas[row.seed_slice] == areas.max() and (areas > 0).sum() >= 2  # min_slices 2
+        assert 0.0 <= row.predicted_iou <= 1.0 and 0.0 < row.review_score < 1.0  # checks averaged over slices
+    # tracking from a seed slice stays available
+    assert not isinstance(make_run(micro, stack.image, volume_mode="track"), SliceStackRun)
+    assert not isinstance(make_run(micro, stack.image, seed_slices=[4]), SliceStackRun)
+
+
+def test_slice_stack_cancel_links_the_finished_slices(micro, stack):
+    run = make_run(micro, stack.image)
+    for event in run:
+        if event.stage == "slices" and event.done == 4:
+            break
+    partial = run.result()
+    assert not partial.complete and partial.count >= 1
+    _check_consistent_3d(partial)
+    assert not partial.labels[4:].any() and partial.labels[:4].any()
+    for _ in run:  # iterating again goes on from the first unfinished slice
+        pass
+    resumed, fresh = run.result(), segment_everything(micro, stack.image)
+    assert resumed.complete and np.array_equal(resumed.labels, fresh.labels)
+    assert np.array_equal(resumed.uncertainty, fresh.uncertainty) and not partial.labels[4:].any()
 
 
 def test_objects_larger_than_the_tile_overlap_are_found_whole(micro):

@@ -67,22 +67,24 @@ def test_batch_all_on_volumes_scales_by_spacing_without_a_false_unit(tmp_path, c
     assert "bare.nii.gz: already done" in capsys.readouterr().err
 
 
-def test_segment_all_on_a_volume_looks_beyond_the_middle_slice_by_default(tmp_path, capsys):
-    # two discs that live only in the first and in the last quarter of a 12-slice stack: the middle slice alone
-    # holds nothing; the default seed slices (¼, ½, ¾ of the depth) find both
-    from napari_ruac.everything.volume import default_seed_slices
-
-    assert default_seed_slices(12) == [2, 5, 8] and default_seed_slices(1) == [0]
+def test_segment_all_on_a_volume_segments_every_slice_by_default(tmp_path, capsys):
+    # two discs that live only in the first and in the last quarter of a 12-slice stack, and one short one in
+    # between: the middle slice holds none of them; segmenting every slice finds all three, each as one 3D object
     zz, yy, xx = np.mgrid[:12, :96, :96]
     top = (zz <= 3) & ((yy - 30) ** 2 + (xx - 30) ** 2 <= 12**2)
     bottom = (zz >= 7) & ((yy - 64) ** 2 + (xx - 64) ** 2 <= 12**2)
-    stack = np.where(top | bottom, 200, 20).astype(np.uint8)
+    short = (zz >= 3) & (zz <= 4) & ((yy - 70) ** 2 + (xx - 22) ** 2 <= 10**2)
+    stack = np.where(top | bottom | short, 200, 20).astype(np.uint8)
     np.save(tmp_path / "stack.npy", stack)
     assert main(["segment", str(tmp_path / "stack.npy"), "--all", "--model", "ruac-micro", "--device", "cpu",
                  "--out", str(tmp_path / "out")]) == 0
-    assert "z=2, 5, 8" in capsys.readouterr().err
+    assert "segmenting each of the 12 slices and linking the objects through z" in capsys.readouterr().err
     labels = read_image(tmp_path / "out" / "stack_labels.npy").array
-    assert labels[2][top[2]].any() and labels[8][bottom[8]].any()  # both objects found and labelled
+    for disc in (top, bottom, short):
+        ids, counts = np.unique(labels[disc], return_counts=True)
+        assert ids[np.argmax(counts)] > 0 and counts.max() > 0.7 * disc.sum()  # found, and as one object
+    rows = _rows(tmp_path / "out" / "stack_objects.csv")
+    assert len(rows) == 3 and sorted(int(r["z1"]) - int(r["z0"]) for r in rows) == [2, 4, 5]
 
 
 def test_bad_all_arguments_are_clear_errors(tmp_path, capsys):

@@ -142,7 +142,7 @@ def test_cancelled_volume_run_leaves_a_consistent_layer(make_napari_viewer_proxy
     viewer.add_image(stack.image, name="stack")
     viewer.dims.set_point(0, 4)
     widget = _segment_all(viewer, qtbot, micro, stack.image, scope=1)
-    qtbot.waitUntil(lambda: "propagate" in widget.status.text() or not widget.running, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "slice 3/" in widget.status.text() or not widget.running, timeout=WAIT_MS)
     was_running = widget.running
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
@@ -153,9 +153,9 @@ def test_cancelled_volume_run_leaves_a_consistent_layer(make_napari_viewer_proxy
     assert len(layer.metadata[OBJECTS_KEY]) >= 1
 
 
-def test_volume_scope_finds_objects_on_the_current_and_the_quarter_slices(make_napari_viewer_proxy, qtbot, micro):
+def test_volume_scope_segments_every_slice_and_links_the_objects(make_napari_viewer_proxy, qtbot, micro):
     # a disc only in the first quarter of the stack and one only in the last: the current (middle) slice holds
-    # neither; the volume scope also looks on the slices at ¼, ½ and ¾ of the depth (as the CLI) and finds both
+    # neither; the volume scope segments every slice (as the CLI) and finds both, each as one object
     viewer = make_napari_viewer_proxy()
     zz, yy, xx = np.mgrid[:12, :96, :96]
     top = (zz <= 3) & ((yy - 30) ** 2 + (xx - 30) ** 2 <= 12**2)
@@ -167,8 +167,12 @@ def test_volume_scope_finds_objects_on_the_current_and_the_quarter_slices(make_n
     qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
     layer = viewer.layers[objects_name("quarters")]
     labels = np.asarray(layer.data)
-    assert labels[2][top[2]].any() and labels[8][bottom[8]].any()
-    assert {row["seed_slice"] for row in layer.metadata[OBJECTS_KEY]} <= {2, 5, 6, 8}
+    found = []
+    for disc in (top, bottom):
+        ids, counts = np.unique(labels[disc], return_counts=True)
+        found.append(ids[np.argmax(counts)])
+        assert found[-1] > 0 and counts.max() > 0.7 * disc.sum()  # found, as one object through its slices
+    assert found[0] != found[1]
     _consistent(layer)
 
 

@@ -13,12 +13,11 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QPushButton, QSp
 
 from ..everything import make_run
 from ..everything.files import object_table
-from ..everything.volume import default_seed_slices
 from .layer_geometry import geometry_metadata, geometry_of, is_volume, layer_array, leading_index, spatial_shape
 from .result_layers import _find, note_method, uncertainty_layer
 from .workers import JobFailed, error_message, start_job
 
-SCOPES = ("image / current slice", "volume (current slice, ¼, ½, ¾ of the depth)")
+SCOPES = ("image / current slice", "volume (every slice, linked through z)")
 OBJECTS_KEY = "ruac_objects"  # Labels metadata: the object table (list of dicts, ranked)
 
 
@@ -76,13 +75,10 @@ class EverythingPanel(QWidget):
                 show_info("not a Z×Y×X volume: segmenting all objects of the current image instead.")
             value_range = owner.intensity().value_range(data)
             image = data if volume_scope else data[index]
-            # objects are found on the current slice and on the CLI's default seed slices, then tracked
-            seeds = (sorted({leading_index(owner.viewer, layer)[0], *default_seed_slices(data.shape[0])})
-                     if volume_scope else None)
             grid = {"grid": True, "points_per_side": self.grid.value()} if self.grid.value() else {}
             kwargs = dict(method=owner.method, cache=owner.cache, intensity=owner.intensity(), **grid)
             if volume_scope:
-                run = make_run(owner.model, image, seed_slices=seeds, **kwargs)
+                run = make_run(owner.model, image, volume=True, **kwargs)  # every slice, linked through z
             else:
                 run = make_run(owner.model, image, value_range=value_range, **kwargs)
         except Exception as exc:

@@ -27,15 +27,15 @@ def add_everything_arguments(parser) -> None:
     group.add_argument("--tile-size", type=int, help="--all: tile side in px (0: no tiles; default: the model's input "
                        "size when the image is larger)")
     group.add_argument("--tile-overlap", type=int, help="--all: px shared by neighbouring tiles (default: a quarter tile)")
-    group.add_argument("--seed-slices", type=int, nargs="+", metavar="Z", help="--all on volumes: slices to find "
-                       "objects on before tracking them through z (default: --slice, else the slices at ¼, ½ and ¾ of the depth)")
+    group.add_argument("--seed-slices", type=int, nargs="+", metavar="Z", help="--all on volumes: find objects on these "
+                       "slices and track them through z (default: every slice is segmented and the objects are linked "
+                       "through z; --slice Z tracks from that one slice)")
 
 
 def run_segment_all(args) -> int:
     """``segment IMAGE --all``: every object of one image or volume."""
     from ..core.progress import Progress
     from ..everything.files import iter_everything_file
-    from ..everything.volume import default_seed_slices
     from ..io import read_image
     from .common import progress_bar
 
@@ -44,9 +44,8 @@ def run_segment_all(args) -> int:
     data = read_image(args.image, **read_options(args))
     seeds = args.seed_slices or ([args.slice] if args.slice is not None else None)
     if data.is_volume and seeds is None:
-        seeds = default_seed_slices(data.spatial_shape[0])
-        print(f"no --seed-slices given: finding objects on slices z={', '.join(map(str, seeds))} (¼, ½ and ¾ of the depth)",
-              file=sys.stderr)
+        print(f"segmenting each of the {data.spatial_shape[0]} slices and linking the objects through z "
+              "(--seed-slices Z… tracks from chosen slices instead)", file=sys.stderr)
     if not data.is_volume and seeds is not None:
         raise CommandError(f"{args.image} is a 2D image; --slice/--seed-slices apply to volumes only.")
     model = load_model_from_args(args)

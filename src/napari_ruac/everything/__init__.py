@@ -17,7 +17,8 @@ from .image import EverythingRun
 from ..core.progress import Progress
 from .result import EverythingResult, ObjectRow
 from .settings import EverythingError, EverythingSettings, tile_windows
-from .volume import VolumeEverythingRun
+from .volume import VolumeEverythingRun, default_seed_slices
+from .volume_slices import SliceStackRun
 from ..uq import DEFAULT_METHOD
 
 
@@ -36,16 +37,27 @@ def segment_everything(model, image, method: str = DEFAULT_METHOD, **kwargs) -> 
     return result
 
 
-def make_run(model, image, method: str = DEFAULT_METHOD, settings=None, seed_slices=None, **kwargs):
-    """The run for ``image``: ``EverythingRun`` for a 2D image (H, W) or (H, W, 3|4), else
-    ``VolumeEverythingRun`` for a volume (Z, Y, X[, C]), which needs ``seed_slices``.
+def make_run(model, image, method: str = DEFAULT_METHOD, settings=None, seed_slices=None, volume: bool | None = None,
+             **kwargs):
+    """The run for ``image``: ``EverythingRun`` for a 2D image (H, W) or (H, W, 3|4); for a volume
+    (Z, Y, X[, C]) ``SliceStackRun`` (every slice, linked through z: the default ``volume_mode``), or
+    ``VolumeEverythingRun`` when ``seed_slices`` are given or ``volume_mode="track"`` (objects found on the
+    seed slices, default ¼, ½ and ¾ of the depth, and tracked through z).
+    ``volume``: whether ``image`` is a volume (None: a 3D array is one unless its last axis holds 3 or 4
+    colour channels and no seed slices are given).
     Settings (``EverythingSettings`` fields) may also be given as keywords."""
     known = set(EverythingSettings.__dataclass_fields__)
     overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in known}
     settings = EverythingSettings.parse(settings, **overrides)
     array = np.asarray(image)
-    is_volume = array.ndim == 4 or (array.ndim == 3 and (seed_slices is not None or array.shape[-1] not in (3, 4)))
+    is_volume = volume if volume is not None else (
+        array.ndim == 4 or (array.ndim == 3 and (seed_slices is not None or array.shape[-1] not in (3, 4))))
+    if is_volume and seed_slices is None and settings.volume_mode == "slices":
+        kwargs.pop("tracking", None)  # a tracking option means nothing when every slice is segmented
+        return SliceStackRun(model, array, method=method, settings=settings, **kwargs)
     if is_volume:
+        if seed_slices is None:
+            seed_slices = default_seed_slices(array.shape[0])
         return VolumeEverythingRun(model, array, seed_slices, method=method, settings=settings, **kwargs)
     if seed_slices is not None:
         raise EverythingError(f"seed_slices is for volumes; this is a 2D image of shape {array.shape}.")
@@ -54,6 +66,6 @@ def make_run(model, image, method: str = DEFAULT_METHOD, settings=None, seed_sli
 
 __all__ = [
     "Candidate", "EverythingError", "EverythingResult", "EverythingRun", "EverythingSettings", "ObjectRow",
-    "VolumeEverythingRun", "iter_segment_everything", "make_run", "non_maximum_suppression", "segment_everything",
+    "SliceStackRun", "VolumeEverythingRun", "iter_segment_everything", "make_run", "non_maximum_suppression", "segment_everything",
     "stability_score", "tile_windows",
 ]

@@ -20,7 +20,6 @@ from ..io import ImageData, output_path, read_image, write_image
 from ..io.atomic import atomic_path
 from ..core.progress import Progress
 from .result import EverythingResult
-from .volume import default_seed_slices
 from ..uq import DEFAULT_METHOD
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -147,12 +146,10 @@ def iter_everything_file(
     folder = Path(out_dir) if out_dir is not None else data.path.parent
     folder.mkdir(parents=True, exist_ok=True)
     array = data.array
-    if data.is_volume and seed_slices is None:
-        seed_slices = default_seed_slices(data.spatial_shape[0])
     if not data.is_volume and data.has_channels and array.shape[-1] not in (3, 4):
         array = array[..., 0]
     run = make_run(model, array, method=method, settings=settings, seed_slices=seed_slices if data.is_volume else None,
-                   intensity=intensity, **options)
+                   volume=data.is_volume, intensity=intensity, **options)
     yield from run
     result = run.result()
     yield write_everything(data, result, folder, model)

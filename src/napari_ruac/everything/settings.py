@@ -9,6 +9,10 @@ class EverythingError(ValueError):
     """Settings or input segment-everything cannot use; the message says why and what to do."""
 
 
+#: how segment-everything works through a volume: every slice then linked through z, or tracked from seed slices
+VOLUME_MODES = ("slices", "track")
+
+
 @dataclass(frozen=True)
 class EverythingSettings:
     """How the automatic segmentation samples prompts and filters its candidates.
@@ -27,6 +31,9 @@ class EverythingSettings:
     ``stability_threshold``; of two overlapping candidates (mask IoU > ``nms_threshold``, or one
     ``containment`` inside the other) the better ranked survives. ``refine_with_box``: decode each
     candidate again from the box of its first mask (boxes segment better than one click).
+    Volumes: ``volume_mode`` "slices" segments every slice as an image and links the objects of neighbouring
+    slices (mask IoU ≥ ``link_iou``; objects on fewer than ``min_slices`` slices dropped; volume_slices.py);
+    "track" finds objects on seed slices and tracks them through z (volume.py; chosen too when seed slices are given).
     ``seeds``: first prompt one box per object proposed from the model's own whole-tile foreground
     (seeds.py; ``seed_depth``: how far, px, a distance maximum must rise above its surroundings to be a
     seed of its own, so elongated objects are not split; 0 uses peaks at least ``seed_distance`` px apart); the grid then
@@ -53,6 +60,9 @@ class EverythingSettings:
     skip_covered: bool = True
     batch_size: int = 64
     margin: int = 6  # pixels around each mask kept with it (its uncertain outer band)
+    volume_mode: str = "slices"
+    link_iou: float = 0.4
+    min_slices: int = 2
 
     def __post_init__(self) -> None:
         if int(self.points_per_side) <= 0:
@@ -64,7 +74,11 @@ class EverythingSettings:
             raise EverythingError(f"tile_size must be 0 (no tiles), None (automatic) or ≥ 32 px, got {self.tile_size}")
         if self.tile_overlap is not None and self.tile_overlap < 0:
             raise EverythingError(f"tile_overlap must be ≥ 0 px, got {self.tile_overlap}")
-        for name in ("pred_iou_threshold", "stability_threshold", "nms_threshold", "containment"):
+        if self.volume_mode not in VOLUME_MODES:
+            raise EverythingError(f"volume_mode must be one of {', '.join(VOLUME_MODES)}, got {self.volume_mode!r}")
+        if self.min_slices < 1:
+            raise EverythingError(f"min_slices must be ≥ 1 slice, got {self.min_slices}")
+        for name in ("pred_iou_threshold", "stability_threshold", "nms_threshold", "containment", "link_iou"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise EverythingError(f"{name} must lie in [0, 1], got {value}")
