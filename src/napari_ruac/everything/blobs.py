@@ -16,7 +16,10 @@ box much better than a click, so segment-everything first proposes boxes from th
 6. a large region that is not convex and has two distance-transform maxima is cut at its neck (region_split.py):
    the LoG can miss the second of two touching nuclei;
 7. each region is cut back to where it is ≥ 30 % of the way from the background to its own bright level
-   (``half_maximum``): the glow of a bright nucleus lies above the global threshold.
+   (``half_maximum``): the glow of a bright nucleus lies above the global threshold;
+8. a region whose edge does not stand out of a ring just outside it by ``MIN_CONTRAST`` noise σ is dropped
+   (``without_faint``): on an unevenly lit background the global threshold cuts the bright end of the
+   background itself into regions.
 
 Each box is then segmented by the model (image.py), which fixes the boundary; the boxes only have
 to find and separate the objects. Tuned on generated nuclei scenes (seeds 7260001–7260030), never
@@ -42,6 +45,7 @@ SPLIT = True  # step 6 (region_split.py)
 HALF_MAXIMUM = 0.3  # step 7: each region's edge at this share of its own step above the background (0: off)
 CLEAR_SKEW = 0.5  # polarity: the histogram's skewness decides when at least this large
 SPECK = 0.02  # components under this share of the largest one's area do not set r
+MIN_CONTRAST = 1.0  # step 8: a region must stand out of its surroundings by this many noise σ (0: off)
 
 
 def grey(image: np.ndarray) -> np.ndarray:
@@ -128,7 +132,44 @@ def blob_regions(image: np.ndarray, min_area: int = 12) -> np.ndarray:
     regions = watershed(-response, markers, mask=mask).astype(np.int32)
     regions = merge_oversplit(regions, smoothed, mask) if MERGE else regions
     regions = split_undersplit(regions) if SPLIT else regions
-    return half_maximum(regions, smoothed, mask) if HALF_MAXIMUM else regions
+    regions = half_maximum(regions, smoothed, mask) if HALF_MAXIMUM else regions
+    return without_faint(regions, smoothed, noise_sigma(image)) if MIN_CONTRAST else regions
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """The pixel noise σ of the grey image: a robust spread (MAD) of what a σ = 2 px blur removes."""
+    g = grey(image)
+    residual = g - ndimage.gaussian_filter(g, 2.0)
+    step = max(1, max(g.shape) // 1024)
+    sample = residual[::step, ::step]
+    return float(1.4826 * np.median(np.abs(sample - np.median(sample))))
+
+
+def without_faint(regions: np.ndarray, smoothed: np.ndarray, noise: float) -> np.ndarray:
+    """Regions whose mean stands less than ``MIN_CONTRAST`` × ``noise`` above a ring just outside them (2–4 px out,
+    other regions left out) removed: on an unevenly lit background the global threshold cuts the brighter part of
+    the background into regions that are no objects, and such a region does not stand out of its surroundings.
+    On generated tuning scenes (seeds 7260001–40 cells, 7260001–15 nuclei) this ring contrast was ≥ 3.6 σ for 98 %
+    of the regions on a true cell and ≥ 2.5 σ for 98 % of those on a nucleus, and < 2 σ for half of the false
+    cell regions."""
+    if noise <= 0:
+        return regions
+    taken = regions > 0
+    for index, window in enumerate(ndimage.find_objects(regions), start=1):
+        if window is None:
+            continue
+        grown = tuple(slice(max(0, w.start - 5), min(n, w.stop + 5)) for w, n in zip(window, regions.shape))
+        inside = regions[grown] == index
+        ring = ndimage.binary_dilation(inside, iterations=4) & ~ndimage.binary_dilation(inside, iterations=1)
+        free = ring & ~taken[grown]
+        ring = free if free.sum() >= 5 else ring & ~inside
+        band = inside & ~ndimage.binary_erosion(inside, iterations=3)  # the region's own edge, 3 px deep
+        if not ring.any() or not band.any():
+            continue
+        values = smoothed[grown]
+        if float(values[band].mean() - values[ring].mean()) < MIN_CONTRAST * noise:
+            regions[grown][inside] = 0
+    return regions
 
 
 def half_maximum(regions: np.ndarray, smoothed: np.ndarray, mask: np.ndarray) -> np.ndarray:
