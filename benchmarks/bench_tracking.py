@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 SEED = 7201  # held out: the generated training stacks use other seeds
-OLD_RULES = dict(mask_prompt=False, patience=0, max_total_growth=1e9, max_fill=1.0, min_object_score=-1e9, min_contrast=0.0)
+OLD_RULES = dict(mask_prompt=False, patience=0, max_total_growth=1e9, max_fill=1.0, min_object_score=-1e9, min_contrast=0.0,
+                 handover_area=0.0)
 
 
 def padded_box(mask: np.ndarray, pad: float = 2.0) -> list[float]:
@@ -136,6 +137,7 @@ def main(argv=None) -> int:
         "memory": dict(tracking="memory"),
         "projection-old": dict(tracking="projection", tracking_rules=OLD_RULES, zoom="off"),
         "projection-nofade": dict(tracking="projection", tracking_rules=dict(min_contrast=0.0)),
+        "projection-nohandover": dict(tracking="projection", tracking_rules=dict(handover_area=0.0)),
         "projection": dict(tracking="projection"),
         "oracle": dict(tracking="projection"),
     }

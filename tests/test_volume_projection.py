@@ -98,7 +98,7 @@ def test_the_new_rules_catch_slow_growth_box_shaped_masks_and_absent_objects():
     assert "sees no object here" in refusal(prediction, previous, 150, [0, 0, 40, 40], rules)
 
 
-@pytest.mark.parametrize("bad", [dict(patience=-1), dict(max_fill=0), dict(min_contrast=1.0), dict(max_growth=0.9), dict(min_overlap=2),
+@pytest.mark.parametrize("bad", [dict(patience=-1), dict(max_fill=0), dict(handover_area=1.5), dict(handover_shift=-1), dict(min_contrast=1.0), dict(max_growth=0.9), dict(min_overlap=2),
                                  dict(nonsense=1), "strict"])
 def test_nonsense_tracking_rules_are_named(bad):
     with pytest.raises(ValueError, match="tracking rule"):
@@ -206,3 +206,34 @@ def test_faded_needs_a_weak_edge_and_a_dimmed_inside():
     assert faded(slice_with(0.1, 0.8), mask, reference, 0.3) is None  # a reversed edge is not a fade
     assert faded(slice_with(0.15, 0.1), mask, reference, 0.0) is None  # the rule off
     assert faded(slice_with(0.15, 0.1), mask, (float("nan"), float("nan")), 0.3) is None  # no reference
+
+
+def test_the_handover_rule_stops_a_track_sliding_onto_a_neighbour():
+    # a disc (r 10) on slices 2–5; from slice 6 a smaller neighbour (r 6) begins above it, off-centre by 3 px, and
+    # goes on to slice 9: its mask overlaps the disc's enough for the slice-to-slice rules, so without the handover
+    # rule the track would carry on into the neighbour
+    z, y, x = np.mgrid[:10, :64, :64]
+    disc = ((y - 32) ** 2 + (x - 32) ** 2 <= 10**2) & (z >= 2) & (z <= 5)
+    neighbour = ((y - 32) ** 2 + (x - 35) ** 2 <= 6**2) & (z >= 6)
+    volume = (disc | neighbour).astype(np.float32)
+    objects = {1: {4: dict(box=[20, 20, 44, 44])}}
+    by_z = {r.z: r for r in iter_projection(ThresholdPredictor(), volume, objects, "forward", (0.0, 1.0))}
+    assert by_z[5].mask.any()
+    assert not by_z[6].mask.any() and by_z[6].stopped.startswith("slice skipped: the mask slid off (area 36% of")
+    assert by_z[7].stopped.startswith("tracking stopped: the mask slid off")
+    off = {r.z: r for r in iter_projection(ThresholdPredictor(), volume, objects, "forward", (0.0, 1.0),
+                                           dict(handover_area=0.0))}
+    assert all(off[k].mask.any() for k in (6, 7, 8, 9))  # without the rule: tracked on into the neighbour
+
+
+def test_the_handover_rule_keeps_an_object_that_shrinks_in_place():
+    from napari_ruac.inference.volume_projection import handed_over
+
+    yy, xx = np.mgrid[:64, :64]
+    previous = (yy - 32) ** 2 + (xx - 32) ** 2 <= 10**2
+    centred = (yy - 32) ** 2 + (xx - 32) ** 2 <= 5**2  # an object's end: small, in place
+    shifted = (yy - 32) ** 2 + (xx - 36) ** 2 <= 5**2
+    assert handed_over(centred, previous, int(previous.sum()), 0.4, 0.1) is None
+    assert "slid off" in handed_over(shifted, previous, int(previous.sum()), 0.4, 0.1)
+    assert handed_over(shifted, previous, int(shifted.sum()), 0.4, 0.1) is None  # not small against the largest
+    assert handed_over(shifted, previous, int(previous.sum()), 0.0, 0.1) is None  # rule off
