@@ -1,4 +1,4 @@
-"""Image proposals of segment-everything (everything/blobs.py) and the review score (everything/review.py)."""
+"""Image proposals of segment-everything (proposals/blobs.py) and the review score (everything/review.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_ruac.everything.blobs import assign_to_windows, blob_regions, blob_seeds, polarity
+from napari_ruac.proposals.blobs import assign_to_windows, blob_regions, blob_seeds, polarity
 from napari_ruac.everything.files import object_table, read_objects_csv, write_objects_csv
 from napari_ruac.everything.result import result_from_labels
 from napari_ruac.everything.review import review_score
@@ -147,7 +147,7 @@ def test_a_bright_nucleus_is_proposed_without_its_glow():
 def test_regions_that_do_not_stand_out_of_their_surroundings_are_dropped():
     # a smooth illumination ramp and a disc with a real edge: both cut into regions as a global threshold would;
     # only the disc stands out of the ring just outside it
-    from napari_ruac.everything.blobs import noise_sigma, without_faint
+    from napari_ruac.proposals.blobs import noise_sigma, without_faint
 
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[:120, :120]
@@ -168,7 +168,7 @@ def test_an_unevenly_lit_scene_gets_far_fewer_false_proposals():
     # proposals lay off the cells before the edge-contrast check
     from ruac_training.synthetic import generate_scene
 
-    import napari_ruac.everything.blobs as blobs
+    import napari_ruac.proposals.blobs as blobs
 
     scene = generate_scene("cells", 7260037, 512)
 

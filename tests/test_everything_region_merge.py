@@ -1,10 +1,10 @@
-"""Merging over-split proposals (everything/region_merge.py) and proposing what masks left over (image.py)."""
+"""Merging over-split proposals (proposals/region_merge.py) and proposing what masks left over (image.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from napari_ruac.everything.region_merge import merge_oversplit, touching_pairs
+from napari_ruac.proposals.region_merge import merge_oversplit, touching_pairs
 
 
 def _scene(shape=(120, 200)):
@@ -59,7 +59,7 @@ def _bent_nucleus(shape=(120, 200)):
 def test_the_halves_of_a_bent_nucleus_merge_where_there_is_no_neck():
     from skimage.morphology import convex_hull_image
 
-    from napari_ruac.everything.region_merge import MIN_NECK, MIN_SOLIDITY, neck_ratio
+    from napari_ruac.proposals.region_merge import MIN_NECK, MIN_SOLIDITY, neck_ratio
 
     image, regions, bean, _ = _bent_nucleus()
     assert bean.sum() / convex_hull_image(bean).sum() < MIN_SOLIDITY  # the convex rule alone keeps them apart

@@ -1,10 +1,10 @@
-"""Cutting under-split proposals at their necks (everything/region_split.py)."""
+"""Cutting under-split proposals at their necks (proposals/region_split.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from napari_ruac.everything.region_split import neck_cut, split_undersplit
+from napari_ruac.proposals.region_split import neck_cut, split_undersplit
 
 
 def _discs(shape=(100, 220)):

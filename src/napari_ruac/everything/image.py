@@ -1,4 +1,4 @@
-"""Segment everything in one 2D image: one box per object proposed from the image (blobs.py), decoded in
+"""Segment everything in one 2D image: one box per object proposed from the image (proposals/blobs.py), decoded in
 batches per tile from the cached embedding (optionally model-foreground seeds and a grid of clicks) →
 quality, stability and overlap filters → labels.
 
@@ -22,7 +22,7 @@ from ..uq import DEFAULT_METHOD, one_pass_method
 from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
 from ..core.progress import Progress
 from .result import EverythingResult, object_rows
-from .blobs import assign_to_windows, blob_seeds, region_seed
+from ..proposals.blobs import assign_to_windows, blob_seeds, region_seed
 from .seeds import object_seeds
 from .settings import EverythingError, EverythingSettings, tile_windows
 
@@ -64,7 +64,7 @@ class EverythingRun:
         self.decoded = 0  # prompts decoded (grid points + box refinements)
         self.complete = False
         self._covered = np.zeros(self.shape, bool)
-        self._regions = None  # blob proposals' regions (blobs.py)
+        self._regions = None  # blob proposals' regions (proposals/blobs.py)
         self._median_area = 0.0  # their median area, pixels
         self._next_region = 0  # the last region id given out (leftover proposals get new ones)
 
@@ -285,7 +285,7 @@ class EverythingRun:
                      local_points=False)
 
     def _decode_boxes(self, seeds, window) -> None:
-        """Decode image-proposed boxes (blobs.py) in ``window`` (not refined again from their masks' boxes:
+        """Decode image-proposed boxes (proposals/blobs.py) in ``window`` (not refined again from their masks' boxes:
         that lets a mask that leaked into a neighbour grow further), and the click at each proposal's
         centre, whose agreement with the box's mask is one of the review score's checks."""
         s = self.settings

@@ -3,7 +3,7 @@
 Every object has its **uncertainty score** (``metrics.object_score``: the object score of the
 uncertainty study). On its own it ranks badly the objects that automatic segmentation gets wrong:
 a mask that swallowed a neighbour, or half of a nucleus split in two, is often *confident*. Objects
-found from an image proposal (blobs.py) also carry three checks, computed while decoding them:
+found from an image proposal (proposals/blobs.py) also carry three checks, computed while decoding them:
 
 - ``proposal_iou``: IoU of the model's mask (before it is kept inside its proposal) with the
   proposal's region: the image and the model disagree on where the object is;

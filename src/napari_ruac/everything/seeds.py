@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..core.boxes import grown_box_in
+from ..proposals.blobs import labelled_regions
 
 
 def object_seeds(foreground: np.ndarray, min_distance: int = 4, min_area: int = 12, depth: float = 0.0) -> list[tuple[list[float], list[float]]]:
@@ -41,15 +42,3 @@ def object_seeds(foreground: np.ndarray, min_distance: int = 4, min_area: int = 
         y, x = peaks[index - 1]
         seeds.append((grown_box_in(region, window, regions.shape), [float(x) + 0.5, float(y) + 0.5]))
     return seeds
-
-
-def labelled_regions(regions: np.ndarray, min_area: int):
-    """(id, bounding slices, its bool mask within them) of every region of a label image with ≥ ``min_area``
-    px (crops only: an image-sized mask per region made a 4096² image with thousands of nuclei crawl)."""
-    for index, window in enumerate(ndimage.find_objects(regions), start=1):
-        if window is None:
-            continue
-        region = regions[window] == index
-        if region.sum() < min_area:
-            continue
-        yield index, window, region

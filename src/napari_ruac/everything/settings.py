@@ -17,7 +17,7 @@ VOLUME_MODES = ("slices", "track")
 class EverythingSettings:
     """How the automatic segmentation samples prompts and filters its candidates.
 
-    ``blobs``: prompt one box per object proposed from the image itself (blobs.py; the default way to
+    ``blobs``: prompt one box per object proposed from the image itself (proposals/blobs.py; the default way to
     find objects); ``blob_split``: keep each such mask out of the neighbouring proposals (touching objects);
     ``leftovers``: propose again what the masks left of a proposal (the second of two touching objects).
     ``grid``: also click a grid where nothing was found yet (off by default: it lowered F1 on generated
