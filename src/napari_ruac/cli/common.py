@@ -62,6 +62,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="zoom-in on small objects: predict in a window around the box at the model's resolution "
              "(auto: when it gains resolution; default auto)")
     parser.add_argument(
+        "--click-proposal", action="store_true",
+        help="a lone positive click: also try the box of the image's own object proposal under it, kept when model "
+             "and image agree (helps round, well-separated objects; see inference/click_proposal.py)")
+    parser.add_argument(
         "--tracking", default="auto", choices=["auto", "memory", "projection"],
         help="volumes: SAM2's video memory or box projection from slice to slice (auto: what the model says)")
 
@@ -87,6 +91,8 @@ def method_options(args) -> dict:
     options = {"seed": args.seed, "zoom": getattr(args, "zoom", "auto")}
     if getattr(args, "tracking", "auto") != "auto":
         options["tracking"] = args.tracking
+    if getattr(args, "click_proposal", False):
+        options["click_proposal"] = True
     if args.num_samples is not None:
         if args.num_samples < 1:
             raise CommandError(f"--num-samples must be at least 1 (e.g. 16); got {args.num_samples}.")

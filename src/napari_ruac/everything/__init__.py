@@ -12,7 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .candidates import Candidate, non_maximum_suppression, stability_score
+from ..core.overlap import stability_score
+from .candidates import Candidate, non_maximum_suppression
 from .image import EverythingRun
 from ..core.progress import Progress
 from .result import EverythingResult, ObjectRow

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # SAM's stability score compares the mask at logit +1 and -1: P > σ(1) against P > σ(-1)
-STABILITY_HIGH = float(1 / (1 + np.exp(-1.0)))
-STABILITY_LOW = float(1 / (1 + np.exp(1.0)))
 
 
 @dataclass
@@ -43,12 +41,6 @@ class Candidate:
     def rank_score(self) -> float:
         """Which of two overlapping candidates survives NMS (SAM ranks by predicted IoU; stability breaks ties)."""
         return self.predicted_iou * self.stability
-
-
-def stability_score(probability: np.ndarray) -> float:
-    """|P > σ(1)| / |P > σ(-1)|: 1 when the mask does not move with the threshold; 0 for nothing."""
-    loose = int((probability > STABILITY_LOW).sum())
-    return float((probability > STABILITY_HIGH).sum() / loose) if loose else 0.0
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -19,7 +19,8 @@ from ..inference.volume_projection import grown_box
 from ..models.preprocess import check_image
 from ..models.ruac_model import RUACModel
 from ..uq import DEFAULT_METHOD, one_pass_method
-from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint, stability_score
+from ..core.overlap import stability_score
+from .candidates import Candidate, crop_candidate, non_maximum_suppression, paint
 from ..core.progress import Progress
 from .result import EverythingResult, object_rows
 from ..proposals.blobs import assign_to_windows, blob_seeds, region_seed

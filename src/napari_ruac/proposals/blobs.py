@@ -85,7 +85,9 @@ def foreground(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, np.nd
     smoothed = ndimage.gaussian_filter(grey(image), 1.0)
     if float(np.ptp(smoothed)) == 0.0:
         return np.zeros(smoothed.shape, bool), smoothed
-    high = smoothed > threshold_li(smoothed)
+    # Li's iteration stops within this tolerance (its default, half the least step between two values, makes it
+    # crawl for minutes on a smoothed float image of a wide range: CT in HU)
+    high = smoothed > threshold_li(smoothed, tolerance=float(np.ptp(smoothed)) / 4096)
     if not polarity(smoothed, high):
         high, smoothed = ~high, -smoothed
     mask = ndimage.binary_opening(high, iterations=1)
