@@ -1,6 +1,6 @@
 """The import rules of docs/architecture.md, read from the source (no imports executed).
 
-Layers, from the ground up: ``core`` → ``io``, ``metrics``, ``samples`` → ``models`` → ``uq`` →
+Layers, from the ground up: ``core`` → ``io``, ``metrics``, ``samples``, ``proposals`` → ``models`` → ``uq`` →
 ``inference`` → workflows (``segmentation``, ``batch``, ``evaluation``, ``review``, ``demo``) →
 ``cli``, ``_napari``. A package imports only from layers below it (workflows may use each other,
 without a circle); nothing outside ``_napari`` imports napari or Qt; ``ruac_training`` uses
@@ -20,7 +20,7 @@ TRAINING = ROOT / "training" / "ruac_training"
 
 LAYERS = {
     "core": 0,
-    "io": 1, "metrics": 1, "samples": 1,
+    "io": 1, "metrics": 1, "samples": 1, "proposals": 1,
     "models": 2,
     "uq": 3,
     "inference": 4,
