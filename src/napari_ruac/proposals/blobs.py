@@ -87,7 +87,7 @@ def foreground(image: np.ndarray, min_area: int = 12) -> tuple[np.ndarray, np.nd
         return np.zeros(smoothed.shape, bool), smoothed
     # Li's iteration stops within this tolerance (its default, half the least step between two values, makes it
     # crawl for minutes on a smoothed float image of a wide range: CT in HU)
-    high = smoothed > threshold_li(smoothed, tolerance=float(np.ptp(smoothed)) / 4096)
+    high = smoothed > threshold_li(smoothed, tolerance=float(np.ptp(smoothed)) / 65536)
     if not polarity(smoothed, high):
         high, smoothed = ~high, -smoothed
     mask = ndimage.binary_opening(high, iterations=1)
