@@ -141,6 +141,7 @@ def test_demo_report_names_where_tracking_stopped(micro, tmp_path):
     assert "Where projection tracking stopped (prompt these slices to go on):" in report
     # the nucleus ends where it fades out of focus (not where the mask, drawn on into empty slices, jumps)
     assert "- nuclei_stack.tif object 31: slice 0: slice skipped: the object faded" in report
-    assert "slice 7: tracking stopped: the object faded" in report
-    assert "ct_phantom.nii.gz object 9: slice 17: slice skipped: the mask jumped" in report
+    assert "slice 6: slice skipped: the object faded" in report
+    assert "slice 7: tracking stopped: the mask slid off" in report  # the next nucleus' edge (handover rule)
+    assert "ct_phantom.nii.gz object 9: slice 16: tracking stopped: the mask slid off" in report
     assert "Zoom-in `auto`; volumes tracked by `projection`" in report  # the choices are stated

@@ -480,3 +480,32 @@ def test_zoom_setting_reaches_the_prediction(make_napari_viewer_proxy, qtbot, ti
     outside = np.ones(image.shape, bool)
     outside[slice(expected.window[0], expected.window[2]), slice(expected.window[1], expected.window[3])] = False
     assert not viewer.layers["big uncertainty (ruac-hyp)"].data[outside].any()
+
+
+@pytest.mark.viewer
+def test_the_click_check_setting_reaches_the_prediction(make_napari_viewer_proxy, qtbot):
+    """The panel's 'check a lone click' box: off by default; on, a lone click's preview is the library's checked click."""
+    from napari_ruac import load_model
+
+    micro = load_model("ruac-micro", device="cpu")
+    yy, xx = np.mgrid[:256, :256]
+    truth = np.zeros((256, 256), np.int32)
+    for i, (cy, cx) in enumerate([(60, 60), (60, 180), (180, 70), (190, 190)], start=1):
+        truth[(yy - cy) ** 2 + (xx - cx) ** 2 <= 14**2] = i
+    image = np.clip(np.where(truth > 0, 170.0, 30.0) + np.random.default_rng(0).normal(0, 6, truth.shape), 0, 255)
+    image = image.astype(np.uint8)
+    viewer = make_napari_viewer_proxy()
+    viewer.add_image(image, name="discs")
+    widget = SegmentWidget(viewer)
+    widget.set_model(micro)
+    assert not widget.controls.click_proposal.isChecked()
+    widget.controls.click_proposal.setChecked(True)
+    widget.prompt_layers_for(widget.image_layer).points.add([60, 60])
+    widget.segment_slice()
+    _wait(qtbot, widget)
+    assert widget._predictor(widget.image_layer).click_proposal is True
+    reference = ImagePredictor(micro, click_proposal=True)
+    reference.set_image(image)
+    expected = reference.predict(points=[[60.5, 60.5]], labels=[1])
+    assert "proposal_box" in expected.extras  # the check changed this click's answer (the plain click's differs)
+    np.testing.assert_allclose(viewer.layers["discs uncertainty (ruac-hyp)"].data, expected.uncertainty, atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -75,6 +76,12 @@ class SegmentControls(QWidget):
         self.zoom.setToolTip("Zoom-in: predict a small object in a window around its box at the model's resolution "
                              "(auto: when that gains resolution). Outside the window the object is absent.")
         form.addRow("Zoom-in", self.zoom)
+        self.click_proposal = QCheckBox("check a lone click against the image's own object")
+        self.click_proposal.setToolTip(
+            "One positive click: also segment the box of the object the image itself shows under the click, and keep "
+            "it when model and image agree (inference/click_proposal.py). Helps round, well-separated objects "
+            "(coins, cells); off by default: it costs crowded real nuclei a little.")
+        form.addRow("Clicks", self.click_proposal)
 
         self.segment_slice = QPushButton("Segment slice [S]")
         self.segment_volume = QPushButton("Segment volume [⇧S]")

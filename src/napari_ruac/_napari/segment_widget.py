@@ -226,7 +226,8 @@ class SegmentWidget(ModelLoading, SegmentRuns, QWidget):
         key = layer.unique_id
         if key not in self._predictors:
             self._predictors[key] = ImagePredictor(self.model, method=self.method, cache=self.cache)
-        self._predictors[key].zoom = self.controls.zoom.currentText()  # the panel's setting at each use
+        self._predictors[key].zoom = self.controls.zoom.currentText()  # the panel's settings at each use
+        self._predictors[key].click_proposal = self.controls.click_proposal.isChecked()
         return self._predictors[key]
 
     # ---- settings ----------------------------------------------------------------------
