@@ -250,8 +250,11 @@ def test_volume_without_seed_slices_segments_every_slice_and_links_them(micro, s
 
     run = make_run(micro, stack.image)
     assert isinstance(run, SliceStackRun)
-    stages = [event.stage for event in run]
+    events = list(run)
+    stages = [event.stage for event in events]
     assert stages[-1] == "slices" and sum(s == "slices" for s in stages) == stack.image.shape[0]
+    done = [event.done for event in events]  # counted in slices: a progress bar only moves forward
+    assert done == sorted(done) and {event.total for event in events} == {stack.image.shape[0]}
     result = run.result()
     assert result.complete
     _check_consistent_3d(result)

@@ -141,7 +141,8 @@ class SliceStackRun:
                                 intensity=self.intensity, cache=self.cache, value_range=self.value_range, **self.options)
             so_far = self.linker.count(min(self.settings.min_slices, depth))
             for event in run:
-                yield Progress(f"slice {z + 1}/{depth}: {event.stage}", event.done, event.total, objects=so_far)
+                # counted in slices, so a progress bar moves steadily; the stage says where inside the slice it is
+                yield Progress(f"slice {z + 1}/{depth}: {event.stage}", z, depth, objects=so_far)
             found = run.result()
             self.uncertainty[z] = found.uncertainty
             self.decoded += found.decoded
