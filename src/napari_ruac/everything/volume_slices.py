@@ -73,13 +73,15 @@ class SliceLinker:
         if matrix.size:
             rows, cols = linear_sum_assignment(-matrix)
             joined = {cur_ids[r]: prev_ids[c] for r, c in zip(rows, cols) if matrix[r, c] >= self.min_iou}
+        lookup = np.zeros(int(labels.max(initial=0)) + 1, np.int32)  # per-slice id → 3D id, written in one pass
         for sid in cur_ids:
             oid = joined.get(sid)
             if oid is None:
                 oid = len(self.members) + 1
                 self.members[oid] = []
             self.members[oid].append((z, sid))
-            self.linked[z][labels == sid] = oid
+            lookup[sid] = oid
+        self.linked[z] = lookup[labels]
         self.slices += 1
 
     def count(self, min_slices: int = 1) -> int:

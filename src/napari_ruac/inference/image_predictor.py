@@ -160,9 +160,10 @@ class ImagePredictor(Correction):
                 measured = self.window_around_mask(prediction.mask, points)
                 if measured is not None:
                     prediction = self.predict_batch(points=[points], window=measured, **args)[0]
-            one = np.asarray(points, float).reshape(-1, 2)
-            if self.click_proposal and len(one) == 1 and (labels is None or int(np.ravel(labels)[0]) == 1):
-                prediction = checked_click(self, prediction, one[0].tolist(), args)
+            if self.click_proposal:
+                one = np.asarray(points, float).reshape(-1, 2)
+                if len(one) == 1 and (labels is None or int(np.ravel(labels)[0]) == 1):
+                    prediction = checked_click(self, prediction, one[0].tolist(), args)
         return prediction
 
     @torch.no_grad()
